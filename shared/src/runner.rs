@@ -1,0 +1,496 @@
+//! The SQS batch runner every worker uses (DESIGN §4).
+//!
+//! It takes the raw `SqsEvent` (a typed `SqsEventObj<T>` would fail the whole batch on one bad
+//! body) and returns the partial-batch response, which the event source mapping honours only
+//! because the template enables `ReportBatchItemFailures`. Per record, in order: idempotency
+//! check, run opened in the ledger, payload parsed, workspace lease taken, work done, run
+//! closed, one JSON log line. Failures are classified: retryable ones are reported with an
+//! exponential visibility backoff, permanent ones are copied to the DLQ and acknowledged.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::FutureExt;
+use serde_json::{Map, Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::backoff;
+use crate::config::WorkerConfig;
+use crate::dead_letter::{self, DeadLetter};
+use crate::error::{ErrorKind, JobError};
+use crate::ledger::{self, Delivery, RunStatus};
+use crate::lease;
+use crate::payload::TaskPayload;
+use crate::task::TaskName;
+
+/// The counts a job reports; they go into the run's `result` next to `ws_id` and `success`.
+pub type Counts = Map<String, Value>;
+
+/// One task's work on one validated payload.
+pub trait Job: Send + Sync {
+    /// The message body type; its `TASK` names the task.
+    type Payload: TaskPayload;
+
+    /// Does the work for one message.
+    fn run(
+        &self,
+        ctx: &RunContext,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<Counts, JobError>> + Send;
+}
+
+/// What a job knows about the delivery it is working on.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub run_id: Uuid,
+    pub ws_id: Uuid,
+    pub attempt: i32,
+    /// When the Lambda invocation ends; jobs that page through work checkpoint before it.
+    pub deadline: Option<SystemTime>,
+}
+
+/// A batch that must fail as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Lambda would treat a record without an id as processed, losing it; failing the
+    /// invocation returns the whole batch instead.
+    #[error("record {index} of the batch has no messageId; failing the invocation so nothing is lost")]
+    MissingMessageId { index: usize },
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// Already done by an earlier delivery; acknowledged without doing the work again.
+    Skipped,
+    /// Reported in `batchItemFailures`, visible again after `delay`.
+    Retry { error: String, delay: Duration },
+    /// Copied to the DLQ with its error and acknowledged.
+    Dead { error: String },
+    /// Not started (an earlier record of its group failed, or the deadline is near); reported
+    /// in `batchItemFailures` and made visible again at once.
+    Deferred { reason: &'static str },
+}
+
+impl Outcome {
+    /// The `outcome` field of the log line.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Skipped => "skipped",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead { .. } => "dead",
+            Outcome::Deferred { .. } => "deferred",
+        }
+    }
+
+    /// Whether the record goes back to the queue.
+    pub fn is_reported(&self) -> bool {
+        matches!(self, Outcome::Retry { .. } | Outcome::Deferred { .. })
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Retry { error, .. } | Outcome::Dead { error } => Some(error),
+            Outcome::Deferred { reason } => Some(reason),
+            Outcome::Succeeded | Outcome::Skipped => None,
+        }
+    }
+}
+
+/// The per-worker runner, built once at init.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pool: PgPool,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dead_letter_queue_url: String,
+    deadline_margin: Duration,
+}
+
+/// Lease length when the invocation has no deadline (tests, local runs).
+const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
+
+impl Runner {
+    /// A runner for the worker described by `config`.
+    pub fn new(pool: PgPool, sqs: aws_sdk_sqs::Client, config: &WorkerConfig) -> Self {
+        Runner {
+            pool,
+            sqs,
+            queue_url: config.queue_url.clone(),
+            dead_letter_queue_url: config.dead_letter_queue_url.clone(),
+            deadline_margin: config.deadline_margin,
+        }
+    }
+
+    /// The database pool the runner records runs in.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs every record of `event` and returns the ids to retry.
+    ///
+    /// # Errors
+    /// A record has no message id: the whole invocation fails, so Lambda retries every record.
+    pub async fn run_batch<J: Job>(
+        &self,
+        job: &J,
+        event: SqsEvent,
+        deadline: Option<SystemTime>,
+    ) -> Result<SqsBatchResponse, BatchError> {
+        let mut ids = Vec::with_capacity(event.records.len());
+        for (index, record) in event.records.iter().enumerate() {
+            match record.message_id.as_deref() {
+                Some(id) if !id.is_empty() => ids.push(id.to_owned()),
+                _ => return Err(BatchError::MissingMessageId { index }),
+            }
+        }
+
+        let mut response = SqsBatchResponse::default();
+        let mut failed_groups: HashSet<String> = HashSet::new();
+        for (record, message_id) in event.records.iter().zip(ids) {
+            let started = Instant::now();
+            let group = record.attributes.get("MessageGroupId").cloned();
+            let blocked = group.as_ref().is_some_and(|g| failed_groups.contains(g));
+            let (outcome, ws_id) = if blocked {
+                (
+                    Outcome::Deferred {
+                        reason: "an earlier message of its group failed in this batch",
+                    },
+                    None,
+                )
+            } else if self.deadline_is_near(deadline) {
+                (
+                    Outcome::Deferred {
+                        reason: "the invocation deadline is near",
+                    },
+                    None,
+                )
+            } else {
+                self.process(job, record, &message_id, deadline).await
+            };
+
+            if let Outcome::Deferred { .. } = outcome {
+                // Visible again now: FIFO keeps it behind the failed record of its group anyway.
+                self.change_visibility(record, &message_id, Duration::ZERO).await;
+            }
+            if outcome.is_reported() {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message_id.clone();
+                response.batch_item_failures.push(failure);
+                if let Some(group) = group {
+                    failed_groups.insert(group);
+                }
+            }
+            log_record(
+                J::Payload::TASK,
+                &message_id,
+                ws_id,
+                attempt_of(record),
+                &outcome,
+                started.elapsed(),
+            );
+        }
+        Ok(response)
+    }
+
+    fn deadline_is_near(&self, deadline: Option<SystemTime>) -> bool {
+        deadline.is_some_and(|deadline| {
+            deadline
+                .duration_since(SystemTime::now())
+                .map_or(true, |left| left < self.deadline_margin)
+        })
+    }
+
+    async fn process<J: Job>(
+        &self,
+        job: &J,
+        record: &SqsMessage,
+        message_id: &str,
+        deadline: Option<SystemTime>,
+    ) -> (Outcome, Option<Uuid>) {
+        let task = J::Payload::TASK;
+        let parsed = match record.body.as_deref() {
+            Some(body) => J::Payload::parse(body),
+            None => Err(crate::payload::PayloadError::NoBody),
+        };
+        let ws_id = parsed.as_ref().ok().map(TaskPayload::ws_id);
+        let delivery = Delivery {
+            task,
+            ws_id,
+            message_id: message_id.to_owned(),
+            deduplication_id: record
+                .attributes
+                .get("MessageDeduplicationId")
+                .cloned()
+                .unwrap_or_else(|| message_id.to_owned()),
+            message_group_id: record.attributes.get("MessageGroupId").cloned(),
+            attempt: attempt_of(record),
+        };
+
+        match ledger::has_succeeded(&self.pool, &delivery).await {
+            Ok(true) => {
+                let outcome = self.record_skip(&delivery).await;
+                return (outcome, ws_id);
+            }
+            Ok(false) => {}
+            Err(err) => {
+                let error = JobError::with_source(ErrorKind::Retryable, "checking the run ledger", err);
+                return (self.retry(record, message_id, &error).await, ws_id);
+            }
+        }
+        let run_id = match ledger::open(&self.pool, &delivery).await {
+            Ok(id) => id,
+            Err(err) => {
+                let error = JobError::with_source(ErrorKind::Retryable, "opening the run", err);
+                return (self.retry(record, message_id, &error).await, ws_id);
+            }
+        };
+
+        let payload = match parsed {
+            Ok(payload) => payload,
+            Err(err) => {
+                let error = JobError::permanent(format!("invalid {task} payload: {err}"));
+                return (self.fail(record, &delivery, run_id, error).await, ws_id);
+            }
+        };
+        let ws = payload.ws_id();
+        let scope = task.lease_scope();
+        match lease::try_acquire(&self.pool, scope, ws, run_id, lease_ttl(deadline)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let error = JobError::retryable(format!(
+                    "the `{}` lease of workspace {ws} is held by another run",
+                    scope.as_str()
+                ));
+                return (self.fail(record, &delivery, run_id, error).await, ws_id);
+            }
+            Err(err) => {
+                let error = JobError::with_source(ErrorKind::Retryable, "taking the workspace lease", err);
+                return (self.fail(record, &delivery, run_id, error).await, ws_id);
+            }
+        }
+
+        let ctx = RunContext {
+            run_id,
+            ws_id: ws,
+            attempt: delivery.attempt,
+            deadline,
+        };
+        let result = AssertUnwindSafe(job.run(&ctx, payload)).catch_unwind().await;
+        if let Err(err) = lease::release(&self.pool, scope, ws, run_id).await {
+            tracing::warn!(ws_id = %ws, error = %err, "releasing the lease failed; it expires on its own");
+        }
+
+        let outcome = match result {
+            Ok(Ok(counts)) => self.succeed(record, &delivery, run_id, counts).await,
+            Ok(Err(error)) => self.fail(record, &delivery, run_id, error).await,
+            Err(panic) => {
+                let error = JobError::retryable(format!("the job panicked: {}", panic_message(&*panic)));
+                self.fail(record, &delivery, run_id, error).await
+            }
+        };
+        (outcome, ws_id)
+    }
+
+    async fn record_skip(&self, delivery: &Delivery) -> Outcome {
+        let result = json!({ "ws_id": delivery.ws_id, "success": true, "skipped": "already succeeded" });
+        match ledger::open(&self.pool, delivery).await {
+            Ok(run_id) => {
+                if let Err(err) = ledger::close(&self.pool, run_id, RunStatus::Skipped, &result, None).await {
+                    tracing::warn!(error = %err, "recording a skipped run failed");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "recording a skipped run failed"),
+        }
+        Outcome::Skipped
+    }
+
+    async fn succeed(
+        &self,
+        record: &SqsMessage,
+        delivery: &Delivery,
+        run_id: Uuid,
+        counts: Counts,
+    ) -> Outcome {
+        let mut result = Map::new();
+        result.insert("ws_id".to_owned(), json!(delivery.ws_id));
+        result.insert("success".to_owned(), json!(true));
+        result.extend(counts);
+        match ledger::succeed(&self.pool, run_id, &Value::Object(result)).await {
+            Ok(RunStatus::Skipped) => Outcome::Skipped,
+            Ok(_) => Outcome::Succeeded,
+            Err(err) => {
+                // The work is done but not recorded: redelivery redoes it harmlessly (every
+                // write is keyed), and records it.
+                let error = JobError::with_source(ErrorKind::Retryable, "recording the success", err);
+                self.retry(record, &delivery.message_id, &error).await
+            }
+        }
+    }
+
+    async fn fail(
+        &self,
+        record: &SqsMessage,
+        delivery: &Delivery,
+        run_id: Uuid,
+        error: JobError,
+    ) -> Outcome {
+        let message = error.to_string();
+        let result = json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
+        if error.kind() == ErrorKind::Permanent {
+            let letter = DeadLetter {
+                task: delivery.task.as_str(),
+                body: record.body.as_deref().unwrap_or_default(),
+                original_message_id: &delivery.message_id,
+                message_group_id: delivery.message_group_id.as_deref(),
+                error: &message,
+            };
+            match dead_letter::send(&self.sqs, &self.dead_letter_queue_url, &letter).await {
+                Ok(()) => {
+                    let closed = ledger::close(
+                        &self.pool,
+                        run_id,
+                        RunStatus::Dead,
+                        &result,
+                        Some((ErrorKind::Permanent, &message)),
+                    )
+                    .await;
+                    if let Err(err) = closed {
+                        tracing::warn!(error = %err, "recording a dead run failed");
+                    }
+                    return Outcome::Dead { error: message };
+                }
+                Err(err) => {
+                    // Acknowledging now would lose the message: retry it instead.
+                    let message = format!("{message} (and {err})");
+                    let result = json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
+                    let retry = JobError::retryable(message.clone());
+                    let closed = ledger::close(
+                        &self.pool,
+                        run_id,
+                        RunStatus::Failed,
+                        &result,
+                        Some((ErrorKind::Retryable, &message)),
+                    )
+                    .await;
+                    if let Err(err) = closed {
+                        tracing::warn!(error = %err, "recording a failed run failed");
+                    }
+                    return self.retry(record, &delivery.message_id, &retry).await;
+                }
+            }
+        }
+        let closed = ledger::close(
+            &self.pool,
+            run_id,
+            RunStatus::Failed,
+            &result,
+            Some((ErrorKind::Retryable, &message)),
+        )
+        .await;
+        if let Err(err) = closed {
+            tracing::warn!(error = %err, "recording a failed run failed");
+        }
+        self.retry(record, &delivery.message_id, &error).await
+    }
+
+    async fn retry(&self, record: &SqsMessage, message_id: &str, error: &JobError) -> Outcome {
+        let delay = backoff::delay(u32::try_from(attempt_of(record)).unwrap_or(1));
+        self.change_visibility(record, message_id, delay).await;
+        Outcome::Retry {
+            error: error.to_string(),
+            delay,
+        }
+    }
+
+    async fn change_visibility(&self, record: &SqsMessage, message_id: &str, delay: Duration) {
+        let Some(receipt) = record.receipt_handle.as_deref() else {
+            return;
+        };
+        let seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+        let changed = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
+        if let Err(err) = changed {
+            // The message still comes back, after the queue's own visibility timeout.
+            tracing::warn!(
+                message_id,
+                error = %aws_sdk_sqs::error::DisplayErrorContext(err),
+                "changing the visibility timeout failed"
+            );
+        }
+    }
+}
+
+fn attempt_of(record: &SqsMessage) -> i32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(1)
+}
+
+fn lease_ttl(deadline: Option<SystemTime>) -> Duration {
+    // Held for at most the invocation (plus slack): a worker that dies frees the workspace
+    // when its invocation would have ended anyway.
+    deadline
+        .and_then(|d| d.duration_since(SystemTime::now()).ok())
+        .map_or(DEFAULT_LEASE, |left| left + Duration::from_secs(30))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+}
+
+fn log_record(
+    task: TaskName,
+    message_id: &str,
+    ws_id: Option<Uuid>,
+    attempt: i32,
+    outcome: &Outcome,
+    elapsed: Duration,
+) {
+    let ws_id = ws_id.map(|id| id.to_string());
+    let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    macro_rules! line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                task = task.as_str(),
+                ws_id = ws_id.as_deref(),
+                message_id,
+                attempt,
+                outcome = outcome.as_str(),
+                duration_ms,
+                error = outcome.error(),
+                "record processed"
+            )
+        };
+    }
+    match outcome {
+        Outcome::Succeeded | Outcome::Skipped | Outcome::Deferred { .. } => line!(tracing::Level::INFO),
+        Outcome::Retry { .. } => line!(tracing::Level::WARN),
+        Outcome::Dead { .. } => line!(tracing::Level::ERROR),
+    }
+}
+
+/// The invocation deadline from Lambda's context (milliseconds since the epoch). Zero means
+/// unknown (a hand-built context).
+pub fn deadline_from_epoch_millis(millis: u64) -> Option<SystemTime> {
+    (millis > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+}
