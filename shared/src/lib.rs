@@ -8,6 +8,7 @@
 //! ([`telemetry`]). Functions stay thin: they parse their config, build clients once, and hand
 //! their [`runner::Job`] to [`runner::Runner`].
 
+pub mod aws;
 pub mod backoff;
 pub mod config;
 pub mod db;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need, only where it is missing.
+# Debian packages (PostgreSQL) and PyPI packages (moto's server, cfn-lint); no prebuilt binaries.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_bin_dir() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+if ! pg_bin_dir >/dev/null; then
+  log "installing PostgreSQL (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  # Only our own throwaway cluster is used; keep the packaged one from starting.
+  as_root service postgresql stop >/dev/null 2>&1 || true
+fi
+
+pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
+
+if ! python3 -c "import moto, flask, flask_cors, yaml, boto3" 2>/dev/null \
+   || [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  log "installing moto[server]==$MOTO_VERSION (PyPI)"
+  pip_install "moto[server]==$MOTO_VERSION"
+fi
+if ! command -v moto_server >/dev/null 2>&1; then
+  hash -r
+  command -v moto_server >/dev/null 2>&1 || die "moto_server is not on PATH after installing moto[server]"
+fi
+if [ "$(cfn-lint --version 2>/dev/null | awk '{print $2}')" != "$CFN_LINT_VERSION" ]; then
+  log "installing cfn-lint==$CFN_LINT_VERSION (PyPI)"
+  pip_install "cfn-lint==$CFN_LINT_VERSION"
+fi
+
+command -v cargo >/dev/null 2>&1 || die "cargo is missing: install Rust with rustup first"
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    log "adding the $component component"
+    rustup component add "$component"
+  fi
+done

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The local stack: a throwaway PostgreSQL cluster and moto's server (SQS, EventBridge Scheduler).
+#
+#   scripts/stack.sh up     start both (idempotent), create the queues, run the migrations,
+#                           and write .local/env (source it to talk to the stack)
+#   scripts/stack.sh down   stop both
+#   scripts/stack.sh reset  clear moto's state (queues and messages), then create the queues again
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+ENV_FILE="$STATE_DIR/env"
+
+# initdb refuses to run as root: when we are root the cluster belongs to `postgres`.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_dir() {
+  # The cluster lives under the state dir when `postgres` can reach it, else under /tmp.
+  local dir="$STATE_DIR/pg"
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
+    dir="/tmp/tuturuuu-jobs-pg-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)"
+  fi
+  echo "$dir"
+}
+
+pg_up() {
+  [ -n "$PG_BIN" ] || die "PostgreSQL is not installed: run scripts/install.sh"
+  local dir; dir="$(pg_dir)"
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "creating a PostgreSQL cluster in $dir/data"
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  # A disposable development cluster: durability is traded for speed.
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start -o \
+    "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 \
+     -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null \
+    || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+}
+
+pg_down() {
+  local dir; dir="$(pg_dir)"
+  if [ -f "$dir/data/PG_VERSION" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  fi
+}
+
+moto_ready() {
+  python3 - "$AWS_ENDPOINT_URL" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=1).read()
+PY
+}
+
+moto_up() {
+  moto_ready && return 0
+  log "starting moto's server on 127.0.0.1:$MOTO_PORT"
+  nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
+  echo $! >"$STATE_DIR/moto.pid"
+  for _ in $(seq 1 100); do
+    moto_ready && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$STATE_DIR/moto.log" >&2
+  die "moto's server did not start"
+}
+
+moto_down() {
+  if [ -f "$STATE_DIR/moto.pid" ]; then
+    kill "$(cat "$STATE_DIR/moto.pid")" 2>/dev/null || true
+    rm -f "$STATE_DIR/moto.pid"
+  fi
+}
+
+create_database() {
+  local admin="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  if [ "$(psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]; then
+    psql "$admin" -qc "CREATE DATABASE $PG_DB" >/dev/null
+  fi
+}
+
+write_env() {
+  {
+    echo "# Written by scripts/stack.sh: source it to reach the local stack."
+    echo "export AWS_REGION=$AWS_REGION"
+    echo "export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+    echo "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+    echo "export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+    echo "export DATABASE_URL=$DATABASE_URL"
+    python3 "$REPO_ROOT/scripts/queues.py" "$REPO_ROOT/template.yaml"
+  } >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+migrate() {
+  log "applying migrations"
+  (cd "$REPO_ROOT" && cargo run -q -p jobs-cli --bin jobs -- migrate)
+}
+
+mkdir -p "$STATE_DIR"
+case "${1:-up}" in
+  up)
+    pg_up
+    moto_up
+    create_database
+    write_env
+    migrate
+    log "local stack is up: source $ENV_FILE"
+    ;;
+  down)
+    moto_down
+    pg_down
+    ;;
+  reset)
+    moto_up
+    python3 -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset', method='POST')).read()" "$AWS_ENDPOINT_URL"
+    write_env
+    ;;
+  *)
+    die "usage: scripts/stack.sh up|down|reset"
+    ;;
+esac
