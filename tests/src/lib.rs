@@ -1,1 +1,264 @@
+//! Test support shared by the integration suites: fresh FIFO queues on the local SQS server,
+//! workspace seeding, and a scripted job whose effects are rows in Postgres.
+//!
+//! The suites need `DATABASE_URL` (a Postgres role that may create databases) and
+//! `AWS_ENDPOINT_URL` (the local SQS server); `scripts/test.sh` provides both.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use shared::config::{Secret, WorkerConfig};
+use shared::error::JobError;
+use shared::payload::ScheduleTaskPayload;
+use shared::runner::{Counts, Job, RunContext};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An SQS client for the local server. Refuses to run against real AWS.
+pub async fn sqs() -> aws_sdk_sqs::Client {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| url.contains("127.0.0.1") || url.contains("localhost")),
+        "AWS_ENDPOINT_URL must point at the local SQS server: run the tests through scripts/test.sh"
+    );
+    shared::aws::sqs_client().await
+}
+
+/// A source queue and its DLQ, shaped like the template's (FIFO, explicit deduplication,
+/// redrive after 5 receives), with a name of its own so tests never share queues.
+#[derive(Debug, Clone)]
+pub struct Queues {
+    pub queue_url: String,
+    pub dlq_url: String,
+}
+
+/// Creates a fresh queue pair.
+pub async fn fifo_queues(sqs: &aws_sdk_sqs::Client, visibility_timeout: u32) -> Queues {
+    let name = format!("test-{}", Uuid::new_v4().simple());
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .send()
+        .await
+        .expect("creating the DLQ")
+        .queue_url
+        .expect("DLQ url");
+    let dlq_arn = queue_arn(sqs, &dlq_url).await;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.to_string())
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string(),
+        )
+        .send()
+        .await
+        .expect("creating the queue")
+        .queue_url
+        .expect("queue url");
+    Queues { queue_url, dlq_url }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("reading the queue ARN")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .expect("queue ARN")
+}
+
+/// Sends one message and returns its message id.
+pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, group: &str, dedup: &str, body: &str) -> String {
+    sqs.send_message()
+        .queue_url(url)
+        .message_group_id(group)
+        .message_deduplication_id(dedup)
+        .message_body(body)
+        .send()
+        .await
+        .expect("sending a message")
+        .message_id
+        .expect("message id")
+}
+
+/// Receives what is visible (one call, up to 10), with attributes.
+pub async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, wait_seconds: i32) -> Vec<Message> {
+    sqs.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .expect("receiving")
+        .messages
+        .unwrap_or_default()
+}
+
+/// Every message of a DLQ, read without deleting (they become visible again at once).
+pub async fn dead_letters(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
+    let mut all = Vec::new();
+    loop {
+        let batch = receive(sqs, url, 0).await;
+        if batch.is_empty() {
+            break;
+        }
+        all.extend(batch);
+    }
+    for message in &all {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(message.receipt_handle().unwrap_or_default())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("releasing a dead letter");
+    }
+    all
+}
+
+/// A string message attribute of `message`.
+pub fn attribute(message: &Message, name: &str) -> Option<String> {
+    message
+        .message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .map(str::to_owned)
+}
+
+/// The worker settings a function would read, pointed at `queues` and the test database.
+pub fn worker_config(queues: &Queues) -> WorkerConfig {
+    WorkerConfig {
+        database_url: Secret::new(std::env::var("DATABASE_URL").unwrap_or_default()),
+        queue_url: queues.queue_url.clone(),
+        dead_letter_queue_url: queues.dlq_url.clone(),
+        database_max_connections: 2,
+        deadline_margin: Duration::from_secs(20),
+    }
+}
+
+/// Inserts a workspace (and its creator) with `timezone`, and returns its id.
+pub async fn workspace(pool: &PgPool, timezone: Option<&str>) -> Uuid {
+    let user: Uuid = sqlx::query_scalar("INSERT INTO public.users DEFAULT VALUES RETURNING id")
+        .fetch_one(pool)
+        .await
+        .expect("inserting a user");
+    sqlx::query_scalar(
+        "INSERT INTO public.workspaces (name, creator_id, timezone) VALUES ('Test', $1, $2) RETURNING id",
+    )
+    .bind(user)
+    .bind(timezone)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a workspace")
+}
+
+/// Inserts an event and returns its id.
+pub async fn event(pool: &PgPool, ws_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, locked: bool) -> Uuid {
+    sqlx::query_scalar(
+        "INSERT INTO public.workspace_calendar_events (ws_id, title, start_at, end_at, locked)
+         VALUES ($1, 'Event', $2, $3, $4) RETURNING id",
+    )
+    .bind(ws_id)
+    .bind(start)
+    .bind(end)
+    .bind(locked)
+    .fetch_one(pool)
+    .await
+    .expect("inserting an event")
+}
+
+/// A job whose behaviour is scripted per workspace, and whose effect is a row in
+/// `test_effects`, so tests can count how often the work really happened.
+#[derive(Debug, Clone)]
+pub struct ScriptedJob {
+    pub pool: PgPool,
+    pub retryable: HashSet<Uuid>,
+    pub permanent: HashSet<Uuid>,
+    pub delay: Duration,
+}
+
+impl ScriptedJob {
+    /// A job that succeeds everywhere; creates the effects table.
+    pub async fn new(pool: PgPool) -> Self {
+        sqlx::query("CREATE TABLE IF NOT EXISTS test_effects (ws_id uuid NOT NULL, run_id uuid NOT NULL)")
+            .execute(&pool)
+            .await
+            .expect("creating test_effects");
+        ScriptedJob {
+            pool,
+            retryable: HashSet::new(),
+            permanent: HashSet::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// How many times the work ran for `ws_id`.
+    pub async fn effects(&self, ws_id: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM test_effects WHERE ws_id = $1")
+            .bind(ws_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("counting effects")
+    }
+}
+
+impl Job for ScriptedJob {
+    type Payload = ScheduleTaskPayload;
+
+    async fn run(&self, ctx: &RunContext, payload: ScheduleTaskPayload) -> Result<Counts, JobError> {
+        tokio::time::sleep(self.delay).await;
+        if self.retryable.contains(&payload.ws_id) {
+            return Err(JobError::retryable("scripted retryable failure"));
+        }
+        if self.permanent.contains(&payload.ws_id) {
+            return Err(JobError::permanent("scripted permanent failure"));
+        }
+        sqlx::query("INSERT INTO test_effects (ws_id, run_id) VALUES ($1, $2)")
+            .bind(payload.ws_id)
+            .bind(ctx.run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| JobError::retryable(err.to_string()))?;
+        let mut counts = Counts::new();
+        counts.insert("effects".to_owned(), json!(1));
+        Ok(counts)
+    }
+}
+
+/// A run row as the tests read it back.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub message_id: String,
+    pub ws_id: Option<Uuid>,
+    pub status: String,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    pub attempt: i32,
+    pub result: Option<serde_json::Value>,
+}
+
+/// Every run of `message_id`, oldest first.
+pub async fn runs_of(pool: &PgPool, message_id: &str) -> Vec<RunRow> {
+    sqlx::query_as(
+        "SELECT message_id, ws_id, status, error, error_kind, attempt, result FROM jobs.runs
+         WHERE message_id = $1 ORDER BY started_at, id",
+    )
+    .bind(message_id)
+    .fetch_all(pool)
+    .await
+    .expect("reading runs")
+}

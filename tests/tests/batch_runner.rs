@@ -1,0 +1,244 @@
+//! The batch runner against a real Postgres and the local SQS server.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use integration_tests::{
+    Queues, ScriptedJob, attribute, dead_letters, fifo_queues, receive, runs_of, send, sqs,
+    worker_config,
+};
+use jobs_cli::event_source::EventSource;
+use serde_json::json;
+use shared::runner::Runner;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn runner(pool: &PgPool, queues: &Queues) -> Runner {
+    Runner::new(pool.clone(), sqs().await, &worker_config(queues))
+}
+
+fn body(ws_id: Uuid) -> String {
+    json!({ "ws_id": ws_id }).to_string()
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let mut job = ScriptedJob::new(pool.clone()).await;
+    let (good, retry, perm, behind) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    job.retryable.insert(retry);
+    job.permanent.insert(perm);
+
+    let url = &queues.queue_url;
+    let good_id = send(&sqs, url, &good.to_string(), "d-good", &body(good)).await;
+    let malformed_id = send(&sqs, url, "malformed", "d-malformed", "{\"ws_id\": ").await;
+    let missing_id = send(&sqs, url, "missing", "d-missing", r#"{"workspace":"x"}"#).await;
+    let retry_id = send(&sqs, url, &retry.to_string(), "d-retry", &body(retry)).await;
+    let perm_id = send(&sqs, url, &perm.to_string(), "d-perm", &body(perm)).await;
+    // Two later messages of the retried workspace's group; they must not run in this batch.
+    let behind_1 = send(&sqs, url, &retry.to_string(), "d-behind-1", &body(behind)).await;
+    let behind_2 = send(&sqs, url, &retry.to_string(), "d-behind-2", &body(behind)).await;
+
+    let source = EventSource::new(sqs.clone(), url).await.unwrap();
+    let event = source.poll().await.unwrap().expect("a batch");
+    assert_eq!(event.records.len(), 7, "the local server returns the whole batch at once");
+    let response = runner(&pool, &queues).await.run_batch(&job, event.clone(), None).await.unwrap();
+
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, HashSet::from([retry_id.clone(), behind_1.clone(), behind_2.clone()]));
+    assert_eq!(source.settle(&event, &response).await.unwrap(), 4);
+
+    // Ledger: one run per processed record, none for the deferred ones.
+    assert_eq!(runs_of(&pool, &good_id).await[0].status, "succeeded");
+    for (id, needle) in [
+        (&malformed_id, "body is not valid JSON"),
+        (&missing_id, "field `ws_id` is missing"),
+        (&perm_id, "scripted permanent failure"),
+    ] {
+        let runs = runs_of(&pool, id).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "dead");
+        assert_eq!(runs[0].error_kind.as_deref(), Some("permanent"));
+        assert!(runs[0].error.as_deref().unwrap().contains(needle), "{:?}", runs[0].error);
+    }
+    let retried = runs_of(&pool, &retry_id).await;
+    assert_eq!(retried[0].status, "failed");
+    assert_eq!(retried[0].error_kind.as_deref(), Some("retryable"));
+    assert!(runs_of(&pool, &behind_1).await.is_empty());
+    assert!(runs_of(&pool, &behind_2).await.is_empty());
+    assert_eq!(job.effects(good).await, 1);
+    assert_eq!(job.effects(behind).await, 0);
+
+    // DLQ: the malformed, missing-ws_id and permanent messages, bodies unchanged, with errors.
+    let dead = dead_letters(&sqs, &queues.dlq_url).await;
+    let mut by_original: Vec<(String, String, String)> = dead
+        .iter()
+        .map(|m| {
+            (
+                attribute(m, "original_message_id").unwrap(),
+                m.body().unwrap().to_owned(),
+                attribute(m, "error").unwrap(),
+            )
+        })
+        .collect();
+    by_original.sort();
+    let mut expected = vec![
+        (malformed_id.clone(), "{\"ws_id\": ".to_owned()),
+        (missing_id.clone(), r#"{"workspace":"x"}"#.to_owned()),
+        (perm_id.clone(), body(perm)),
+    ];
+    expected.sort();
+    assert_eq!(
+        by_original.iter().map(|(id, b, _)| (id.clone(), b.clone())).collect::<Vec<_>>(),
+        expected
+    );
+    assert!(by_original.iter().all(|(_, _, error)| !error.is_empty()));
+
+    // The retried message's visibility was set to the backoff (5-10 s on the first receive),
+    // not left at the queue's 300 s; its group stays in order behind it.
+    assert!(receive(&sqs, url, 0).await.is_empty(), "the retried group is held back");
+    let mut again = Vec::new();
+    for _ in 0..15 {
+        again = receive(&sqs, url, 1).await;
+        if !again.is_empty() {
+            break;
+        }
+    }
+    let ids: Vec<&str> = again.iter().filter_map(|m| m.message_id()).collect();
+    assert_eq!(ids.first().copied(), Some(retry_id.as_str()), "back within the backoff");
+    assert!(ids.contains(&behind_1.as_str()) && ids.contains(&behind_2.as_str()));
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effects(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let runner = runner(&pool, &queues).await;
+    let source = EventSource::new(sqs.clone(), &queues.queue_url).await.unwrap();
+    let ws = Uuid::new_v4();
+    let dedup = format!("schedule-task:{ws}:2026-11-26T10:00:00Z");
+
+    let first = send(&sqs, &queues.queue_url, &ws.to_string(), &dedup, &body(ws)).await;
+    let stats = source
+        .drain(Duration::from_secs(10), |event| runner.run_batch(&job, event, None))
+        .await
+        .unwrap();
+    assert_eq!((stats.received, stats.deleted), (1, 1));
+
+    // The same logical message again (an orchestrator retry after SQS forgot the id).
+    let second = send(&sqs, &queues.queue_url, &ws.to_string(), &dedup, &body(ws)).await;
+    assert_ne!(first, second);
+    let stats = source
+        .drain(Duration::from_secs(10), |event| runner.run_batch(&job, event, None))
+        .await
+        .unwrap();
+    assert_eq!((stats.received, stats.deleted), (1, 1), "acknowledged, not retried");
+
+    assert_eq!(job.effects(ws).await, 1, "the work ran once");
+    assert_eq!(runs_of(&pool, &first).await[0].status, "succeeded");
+    let skipped = runs_of(&pool, &second).await;
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].status, "skipped");
+    assert!(receive(&sqs, &queues.queue_url, 0).await.is_empty());
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool: PgPool) {
+    let sqs = sqs().await;
+    // Two queues whose tasks share the lease scope of one workspace, each with its own worker.
+    let (queues_a, queues_b) = (fifo_queues(&sqs, 300).await, fifo_queues(&sqs, 300).await);
+    let mut job = ScriptedJob::new(pool.clone()).await;
+    job.delay = Duration::from_millis(500);
+    let ws = Uuid::new_v4();
+    let id_a = send(&sqs, &queues_a.queue_url, &ws.to_string(), "a", &body(ws)).await;
+    let id_b = send(&sqs, &queues_b.queue_url, &ws.to_string(), "b", &body(ws)).await;
+    let event_a = EventSource::new(sqs.clone(), &queues_a.queue_url).await.unwrap().poll().await.unwrap().unwrap();
+    let event_b = EventSource::new(sqs.clone(), &queues_b.queue_url).await.unwrap().poll().await.unwrap().unwrap();
+    let (runner_a, runner_b) = (runner(&pool, &queues_a).await, runner(&pool, &queues_b).await);
+
+    let (a, b) = tokio::join!(
+        runner_a.run_batch(&job, event_a, None),
+        runner_b.run_batch(&job, event_b, None)
+    );
+    let failures = a.unwrap().batch_item_failures.len() + b.unwrap().batch_item_failures.len();
+    assert_eq!(failures, 1, "exactly one worker backs off");
+    assert_eq!(job.effects(ws).await, 1, "exactly one did the work");
+    let mut statuses: Vec<(String, Option<String>)> = [runs_of(&pool, &id_a).await, runs_of(&pool, &id_b).await]
+        .concat()
+        .into_iter()
+        .map(|r| (r.status, r.error))
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses[0].0, "failed");
+    assert!(statuses[0].1.as_deref().unwrap().contains("lease"), "{statuses:?}");
+    assert_eq!(statuses[1].0, "succeeded");
+    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases").fetch_one(&pool).await.unwrap();
+    assert_eq!(leases, 0, "the winner released its lease");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
+    use shared::lease::{release, try_acquire};
+    use shared::task::LeaseScope::Schedule;
+    let ws = Uuid::new_v4();
+    for _ in 0..20 {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let ttl = Duration::from_secs(60);
+        let (got_a, got_b) = tokio::join!(
+            try_acquire(&pool, Schedule, ws, a, ttl),
+            try_acquire(&pool, Schedule, ws, b, ttl)
+        );
+        assert!(got_a.unwrap() ^ got_b.unwrap(), "exactly one of two racers wins");
+        assert!(release(&pool, Schedule, ws, a).await.unwrap() ^ release(&pool, Schedule, ws, b).await.unwrap());
+    }
+    // An expired lease is free to take; the old holder can no longer release it.
+    let (old, new) = (Uuid::new_v4(), Uuid::new_v4());
+    assert!(try_acquire(&pool, Schedule, ws, old, Duration::from_millis(1)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(try_acquire(&pool, Schedule, ws, new, Duration::from_secs(60)).await.unwrap());
+    assert!(!release(&pool, Schedule, ws, old).await.unwrap());
+    let holder: Uuid = sqlx::query_scalar("SELECT holder FROM jobs.leases WHERE ws_id = $1")
+        .bind(ws)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(holder, new);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let ws = Uuid::new_v4();
+    let id = send(&sqs, &queues.queue_url, &ws.to_string(), "late", &body(ws)).await;
+    let event = EventSource::new(sqs.clone(), &queues.queue_url).await.unwrap().poll().await.unwrap().unwrap();
+
+    let deadline = SystemTime::now() + Duration::from_secs(5); // inside the 20 s margin
+    let response = runner(&pool, &queues).await.run_batch(&job, event, Some(deadline)).await.unwrap();
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, id);
+    assert!(runs_of(&pool, &id).await.is_empty());
+    assert_eq!(job.effects(ws).await, 0);
+    // Released at once for the next invocation.
+    assert_eq!(receive(&sqs, &queues.queue_url, 1).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let event = serde_json::from_str(include_str!("fixtures/sqs-batch-missing-message-id.json")).unwrap();
+    let err = runner(&pool, &queues).await.run_batch(&job, event, None).await.unwrap_err();
+    assert!(err.to_string().contains("record 1 of the batch has no messageId"), "{err}");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.runs").fetch_one(&pool).await.unwrap();
+    assert_eq!(runs, 0, "nothing ran before the batch was rejected");
+}
