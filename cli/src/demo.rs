@@ -60,12 +60,20 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
     let today = now.with_timezone(&DEMO_TZ).date_naive();
     let at = |days: u64, hour: u32, minute: u32| {
         let date = today.checked_add_days(Days::new(days)).unwrap_or(today);
-        local_to_utc(DEMO_TZ, date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()))
+        local_to_utc(
+            DEMO_TZ,
+            date.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default()),
+        )
     };
     let minutes = |m: i64| chrono::Duration::minutes(m);
     // (title, start, length in minutes, locked)
     let events: Vec<(&str, DateTime<Utc>, i64, bool)> = vec![
-        ("Yesterday's review (past)", now - chrono::Duration::days(1), 60, false),
+        (
+            "Yesterday's review (past)",
+            now - chrono::Duration::days(1),
+            60,
+            false,
+        ),
         ("Running now (in progress)", now - minutes(15), 60, false),
         ("Google: team sync (locked)", at(1, 10, 0), 60, true),
         ("Google: customer call (locked)", at(2, 14, 0), 120, true),
@@ -113,10 +121,17 @@ async fn events(pool: &PgPool) -> anyhow::Result<Vec<EventView>> {
 }
 
 fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&DEMO_TZ).format("%a %d %b %H:%M").to_string()
+    t.with_timezone(&DEMO_TZ)
+        .format("%a %d %b %H:%M")
+        .to_string()
 }
 
-async fn send(sqs: &aws_sdk_sqs::Client, queue_url: &str, group: &str, body: &str) -> anyhow::Result<()> {
+async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    group: &str,
+    body: &str,
+) -> anyhow::Result<()> {
     sqs.send_message()
         .queue_url(queue_url)
         .message_group_id(group)
@@ -154,11 +169,25 @@ pub async fn run() -> anyhow::Result<()> {
     seed(&pool, started).await?;
     let before = events(&pool).await?;
 
-    println!("==> enqueueing 3 schedule-task messages: the demo workspace, a malformed body, an unknown workspace");
-    send(&sqs, &queue_url, &DEMO_WS.to_string(), &json!({ "ws_id": DEMO_WS }).to_string()).await?;
+    println!(
+        "==> enqueueing 3 schedule-task messages: the demo workspace, a malformed body, an unknown workspace"
+    );
+    send(
+        &sqs,
+        &queue_url,
+        &DEMO_WS.to_string(),
+        &json!({ "ws_id": DEMO_WS }).to_string(),
+    )
+    .await?;
     send(&sqs, &queue_url, "poison", r#"{"ws_id": "not-a-uuid"}"#).await?;
     let stranger = Uuid::new_v4();
-    send(&sqs, &queue_url, &stranger.to_string(), &json!({ "ws_id": stranger }).to_string()).await?;
+    send(
+        &sqs,
+        &queue_url,
+        &stranger.to_string(),
+        &json!({ "ws_id": stranger }).to_string(),
+    )
+    .await?;
 
     println!("==> draining {queue_url} through the schedule-task handler (batch size 10)");
     let source = EventSource::new(sqs.clone(), &queue_url).await?;
@@ -177,32 +206,44 @@ pub async fn run() -> anyhow::Result<()> {
     );
 
     println!("\n==> runs (jobs.runs)");
-    let runs: Vec<(String, Option<Uuid>, i32, String, Option<String>, Option<serde_json::Value>)> = sqlx::query_as(
-        "SELECT task, ws_id, attempt, status, error, result FROM jobs.runs
-         WHERE started_at >= $1 ORDER BY started_at, id",
-    )
-    .bind(started)
-    .fetch_all(&pool)
-    .await?;
-    println!("{:<14} {:<38} {:>7}  {:<10} detail", "task", "ws_id", "attempt", "status");
-    for (task, ws_id, attempt, status, error, result) in runs {
-        let ws = ws_id.map_or_else(|| "-".to_owned(), |id| id.to_string());
-        let detail = error.unwrap_or_else(|| {
-            result
+    let runs = shared::ledger::since(&pool, started).await?;
+    println!(
+        "{:<14} {:<38} {:>7}  {:<10} detail",
+        "task", "ws_id", "attempt", "status"
+    );
+    for run in runs {
+        let ws = run
+            .ws_id
+            .map_or_else(|| "-".to_owned(), |id| id.to_string());
+        let detail = run.error.unwrap_or_else(|| {
+            run.result
                 .and_then(|r| r.get("events_moved").map(|m| format!("{m} event(s) moved")))
                 .unwrap_or_default()
         });
-        println!("{task:<14} {ws:<38} {attempt:>7}  {status:<10} {detail}");
+        println!(
+            "{:<14} {ws:<38} {:>7}  {:<10} {detail}",
+            run.task, run.attempt, run.status
+        );
     }
 
-    println!("\n==> demo workspace events ({}), before -> after", DEMO_TZ.name());
+    println!(
+        "\n==> demo workspace events ({}), before -> after",
+        DEMO_TZ.name()
+    );
     let after = events(&pool).await?;
-    println!("{:<32} {:<7} {:<20} {:<20}", "title", "locked", "before", "after");
+    println!(
+        "{:<32} {:<7} {:<20} {:<20}",
+        "title", "locked", "before", "after"
+    );
     for event in &after {
         let old = before.iter().find(|b| b.id == event.id);
         let was = old.map_or_else(String::new, |b| local(b.start_at));
         let moved = old.is_some_and(|b| b.start_at != event.start_at || b.end_at != event.end_at);
-        let now = format!("{}-{}", local(event.start_at), event.end_at.with_timezone(&DEMO_TZ).format("%H:%M"));
+        let now = format!(
+            "{}-{}",
+            local(event.start_at),
+            event.end_at.with_timezone(&DEMO_TZ).format("%H:%M")
+        );
         println!(
             "{:<32} {:<7} {:<20} {}{}",
             event.title,

@@ -54,7 +54,11 @@ impl EventSource {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
             .cloned()
             .unwrap_or_default();
-        let region = queue_arn.split(':').nth(3).unwrap_or("us-east-1").to_owned();
+        let region = queue_arn
+            .split(':')
+            .nth(3)
+            .unwrap_or("us-east-1")
+            .to_owned();
         Ok(EventSource {
             sqs,
             queue_url: queue_url.to_owned(),
@@ -135,7 +139,11 @@ impl EventSource {
     ///
     /// # Errors
     /// The delete call failed.
-    pub async fn settle(&self, event: &SqsEvent, response: &SqsBatchResponse) -> anyhow::Result<usize> {
+    pub async fn settle(
+        &self,
+        event: &SqsEvent,
+        response: &SqsBatchResponse,
+    ) -> anyhow::Result<usize> {
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

@@ -223,7 +223,10 @@ mod tests {
                 },
             ]
         );
-        assert!(err.to_string().contains("SCHEDULE_TASK_QUEUE_URL is not set"));
+        assert!(
+            err.to_string()
+                .contains("SCHEDULE_TASK_QUEUE_URL is not set")
+        );
     }
 
     #[test]
@@ -236,8 +239,14 @@ mod tests {
         ]);
         let config = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
         let message = env.finish(config).unwrap_err().to_string();
-        assert!(message.contains("SCHEDULE_TASK_QUEUE_URL is invalid"), "{message}");
-        assert!(message.contains("DATABASE_MAX_CONNECTIONS is invalid"), "{message}");
+        assert!(
+            message.contains("SCHEDULE_TASK_QUEUE_URL is invalid"),
+            "{message}"
+        );
+        assert!(
+            message.contains("DATABASE_MAX_CONNECTIONS is invalid"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -123,6 +123,9 @@ mod tests {
         let parse: Result<u8, _> = "x".parse::<u8>();
         let err = parse.permanent("reading attempt").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Permanent);
-        assert_eq!(err.to_string(), "reading attempt: invalid digit found in string");
+        assert_eq!(
+            err.to_string(),
+            "reading attempt: invalid digit found in string"
+        );
     }
 }

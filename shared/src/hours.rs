@@ -133,7 +133,10 @@ impl WeekHours {
             } else {
                 (date, h)
             };
-            local_to_utc(tz, date.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default()))
+            local_to_utc(
+                tz,
+                date.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default()),
+            )
         };
         let mut blocks: Vec<_> = day
             .time_blocks
@@ -177,8 +180,16 @@ mod tests {
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[0].0.to_rfc3339(), "2026-11-30T08:00:00+00:00");
         assert_eq!(blocks[1].1.to_rfc3339(), "2026-12-01T00:00:00+00:00");
-        assert!(hours.blocks_on(monday.succ_opt().unwrap(), Tz::UTC).is_empty());
-        assert!(hours.blocks_on(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), Tz::UTC).is_empty());
+        assert!(
+            hours
+                .blocks_on(monday.succ_opt().unwrap(), Tz::UTC)
+                .is_empty()
+        );
+        assert!(
+            hours
+                .blocks_on(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), Tz::UTC)
+                .is_empty()
+        );
     }
 
     #[test]

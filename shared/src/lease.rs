@@ -51,11 +51,12 @@ pub async fn release(
     ws_id: Uuid,
     holder: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM jobs.leases WHERE scope = $1 AND ws_id = $2 AND holder = $3")
-        .bind(scope.as_str())
-        .bind(ws_id)
-        .bind(holder)
-        .execute(pool)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM jobs.leases WHERE scope = $1 AND ws_id = $2 AND holder = $3")
+            .bind(scope.as_str())
+            .bind(ws_id)
+            .bind(holder)
+            .execute(pool)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -149,18 +149,17 @@ pub async fn close(
     Ok(())
 }
 
-/// The runs of `task`, newest first.
+/// Every run started at or after `after`, oldest first.
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn recent(pool: &PgPool, task: TaskName, limit: i64) -> Result<Vec<Run>, sqlx::Error> {
+pub async fn since(pool: &PgPool, after: DateTime<Utc>) -> Result<Vec<Run>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, task, ws_id, message_id, deduplication_id, attempt, status, result, error,
                 error_kind, started_at, finished_at
-         FROM jobs.runs WHERE task = $1 ORDER BY started_at DESC, id LIMIT $2",
+         FROM jobs.runs WHERE started_at >= $1 ORDER BY started_at, id",
     )
-    .bind(task.as_str())
-    .bind(limit)
+    .bind(after)
     .fetch_all(pool)
     .await
 }

@@ -92,7 +92,11 @@ pub struct CalendarSyncPayload {
     /// The workspace to sync.
     pub ws_id: Uuid,
     /// Only this Google calendar id; absent means every enabled connection.
-    #[serde(rename = "calendarId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "calendarId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub calendar_id: Option<String>,
 }
 
@@ -114,7 +118,11 @@ pub struct CalendarFullSyncPayload {
     /// The workspace to sync.
     pub ws_id: Uuid,
     /// Only this Google calendar id; absent means every enabled connection.
-    #[serde(rename = "calendarId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "calendarId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub calendar_id: Option<String>,
 }
 
@@ -151,11 +159,19 @@ pub struct UnifiedSchedulePayload {
     /// The workspace to schedule.
     pub ws_id: Uuid,
     /// Days ahead to schedule, 7 to 90; default 30.
-    #[serde(rename = "windowDays", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "windowDays",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(range(min = 7, max = 90))]
     pub window_days: Option<i64>,
     /// Accepted for compatibility with the original producers.
-    #[serde(rename = "forceReschedule", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "forceReschedule",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub force_reschedule: Option<bool>,
     /// Also schedule this user's tasks, from their scheduling settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,8 +276,12 @@ mod tests {
 
     #[test]
     fn an_empty_calendar_id_is_named() {
-        let err = CalendarFullSyncPayload::parse(&format!(r#"{{"ws_id":"{WS}","calendarId":" "}}"#))
-            .unwrap_err();
-        assert_eq!(err.to_string(), "field `calendarId` is invalid: must not be empty");
+        let err =
+            CalendarFullSyncPayload::parse(&format!(r#"{{"ws_id":"{WS}","calendarId":" "}}"#))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "field `calendarId` is invalid: must not be empty"
+        );
     }
 }

@@ -22,8 +22,8 @@ use crate::backoff;
 use crate::config::WorkerConfig;
 use crate::dead_letter::{self, DeadLetter};
 use crate::error::{ErrorKind, JobError};
-use crate::ledger::{self, Delivery, RunStatus};
 use crate::lease;
+use crate::ledger::{self, Delivery, RunStatus};
 use crate::payload::TaskPayload;
 use crate::task::TaskName;
 
@@ -58,7 +58,9 @@ pub struct RunContext {
 pub enum BatchError {
     /// Lambda would treat a record without an id as processed, losing it; failing the
     /// invocation returns the whole batch instead.
-    #[error("record {index} of the batch has no messageId; failing the invocation so nothing is lost")]
+    #[error(
+        "record {index} of the batch has no messageId; failing the invocation so nothing is lost"
+    )]
     MissingMessageId { index: usize },
 }
 
@@ -69,12 +71,19 @@ pub enum Outcome {
     /// Already done by an earlier delivery; acknowledged without doing the work again.
     Skipped,
     /// Reported in `batchItemFailures`, visible again after `delay`.
-    Retry { error: String, delay: Duration },
+    Retry {
+        error: String,
+        delay: Duration,
+    },
     /// Copied to the DLQ with its error and acknowledged.
-    Dead { error: String },
+    Dead {
+        error: String,
+    },
     /// Not started (an earlier record of its group failed, or the deadline is near); reported
     /// in `batchItemFailures` and made visible again at once.
-    Deferred { reason: &'static str },
+    Deferred {
+        reason: &'static str,
+    },
 }
 
 impl Outcome {
@@ -177,7 +186,8 @@ impl Runner {
 
             if let Outcome::Deferred { .. } = outcome {
                 // Visible again now: FIFO keeps it behind the failed record of its group anyway.
-                self.change_visibility(record, &message_id, Duration::ZERO).await;
+                self.change_visibility(record, &message_id, Duration::ZERO)
+                    .await;
             }
             if outcome.is_reported() {
                 let mut failure = BatchItemFailure::default();
@@ -240,7 +250,8 @@ impl Runner {
             }
             Ok(false) => {}
             Err(err) => {
-                let error = JobError::with_source(ErrorKind::Retryable, "checking the run ledger", err);
+                let error =
+                    JobError::with_source(ErrorKind::Retryable, "checking the run ledger", err);
                 return (self.retry(record, message_id, &error).await, ws_id);
             }
         }
@@ -271,7 +282,8 @@ impl Runner {
                 return (self.fail(record, &delivery, run_id, error).await, ws_id);
             }
             Err(err) => {
-                let error = JobError::with_source(ErrorKind::Retryable, "taking the workspace lease", err);
+                let error =
+                    JobError::with_source(ErrorKind::Retryable, "taking the workspace lease", err);
                 return (self.fail(record, &delivery, run_id, error).await, ws_id);
             }
         }
@@ -282,7 +294,9 @@ impl Runner {
             attempt: delivery.attempt,
             deadline,
         };
-        let result = AssertUnwindSafe(job.run(&ctx, payload)).catch_unwind().await;
+        let result = AssertUnwindSafe(job.run(&ctx, payload))
+            .catch_unwind()
+            .await;
         if let Err(err) = lease::release(&self.pool, scope, ws, run_id).await {
             tracing::warn!(ws_id = %ws, error = %err, "releasing the lease failed; it expires on its own");
         }
@@ -291,7 +305,8 @@ impl Runner {
             Ok(Ok(counts)) => self.succeed(record, &delivery, run_id, counts).await,
             Ok(Err(error)) => self.fail(record, &delivery, run_id, error).await,
             Err(panic) => {
-                let error = JobError::retryable(format!("the job panicked: {}", panic_message(&*panic)));
+                let error =
+                    JobError::retryable(format!("the job panicked: {}", panic_message(&*panic)));
                 self.fail(record, &delivery, run_id, error).await
             }
         };
@@ -299,10 +314,13 @@ impl Runner {
     }
 
     async fn record_skip(&self, delivery: &Delivery) -> Outcome {
-        let result = json!({ "ws_id": delivery.ws_id, "success": true, "skipped": "already succeeded" });
+        let result =
+            json!({ "ws_id": delivery.ws_id, "success": true, "skipped": "already succeeded" });
         match ledger::open(&self.pool, delivery).await {
             Ok(run_id) => {
-                if let Err(err) = ledger::close(&self.pool, run_id, RunStatus::Skipped, &result, None).await {
+                if let Err(err) =
+                    ledger::close(&self.pool, run_id, RunStatus::Skipped, &result, None).await
+                {
                     tracing::warn!(error = %err, "recording a skipped run failed");
                 }
             }
@@ -328,7 +346,8 @@ impl Runner {
             Err(err) => {
                 // The work is done but not recorded: redelivery redoes it harmlessly (every
                 // write is keyed), and records it.
-                let error = JobError::with_source(ErrorKind::Retryable, "recording the success", err);
+                let error =
+                    JobError::with_source(ErrorKind::Retryable, "recording the success", err);
                 self.retry(record, &delivery.message_id, &error).await
             }
         }
@@ -369,7 +388,8 @@ impl Runner {
                 Err(err) => {
                     // Acknowledging now would lose the message: retry it instead.
                     let message = format!("{message} (and {err})");
-                    let result = json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
+                    let result =
+                        json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
                     let retry = JobError::retryable(message.clone());
                     let closed = ledger::close(
                         &self.pool,
@@ -483,7 +503,9 @@ fn log_record(
         };
     }
     match outcome {
-        Outcome::Succeeded | Outcome::Skipped | Outcome::Deferred { .. } => line!(tracing::Level::INFO),
+        Outcome::Succeeded | Outcome::Skipped | Outcome::Deferred { .. } => {
+            line!(tracing::Level::INFO)
+        }
         Outcome::Retry { .. } => line!(tracing::Level::WARN),
         Outcome::Dead { .. } => line!(tracing::Level::ERROR),
     }

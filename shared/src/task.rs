@@ -69,7 +69,9 @@ impl fmt::Display for TaskName {
 
 /// A task name that is not in the catalogue.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown task `{0}` (expected one of calendar-sync, calendar-full-sync, schedule-task, unified-schedule)")]
+#[error(
+    "unknown task `{0}` (expected one of calendar-sync, calendar-full-sync, schedule-task, unified-schedule)"
+)]
 pub struct UnknownTask(pub String);
 
 impl FromStr for TaskName {

@@ -78,7 +78,9 @@ mod tests {
             chrono_tz::Europe::Berlin
         );
         assert_eq!(
-            workspace_zone(Some("Mars/Olympus")).unwrap_err().to_string(),
+            workspace_zone(Some("Mars/Olympus"))
+                .unwrap_err()
+                .to_string(),
             "timezone \"Mars/Olympus\" is not a valid IANA zone"
         );
     }
@@ -105,8 +107,17 @@ mod tests {
     #[test]
     fn ceil_quarter_rounds_up_and_keeps_exact_quarters() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(ceil_quarter(t("2026-12-01T08:00:00Z")), t("2026-12-01T08:00:00Z"));
-        assert_eq!(ceil_quarter(t("2026-12-01T08:00:01Z")), t("2026-12-01T08:15:00Z"));
-        assert_eq!(ceil_quarter(t("2026-12-01T08:44:59.5Z")), t("2026-12-01T08:45:00Z"));
+        assert_eq!(
+            ceil_quarter(t("2026-12-01T08:00:00Z")),
+            t("2026-12-01T08:00:00Z")
+        );
+        assert_eq!(
+            ceil_quarter(t("2026-12-01T08:00:01Z")),
+            t("2026-12-01T08:15:00Z")
+        );
+        assert_eq!(
+            ceil_quarter(t("2026-12-01T08:44:59.5Z")),
+            t("2026-12-01T08:45:00Z")
+        );
     }
 }

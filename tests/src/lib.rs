@@ -4,6 +4,9 @@
 //! The suites need `DATABASE_URL` (a Postgres role that may create databases) and
 //! `AWS_ENDPOINT_URL` (the local SQS server); `scripts/test.sh` provides both.
 
+// Test support: a failed set-up step should stop the test with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -20,7 +23,8 @@ use uuid::Uuid;
 /// An SQS client for the local server. Refuses to run against real AWS.
 pub async fn sqs() -> aws_sdk_sqs::Client {
     assert!(
-        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| url.contains("127.0.0.1") || url.contains("localhost")),
+        std::env::var("AWS_ENDPOINT_URL")
+            .is_ok_and(|url| url.contains("127.0.0.1") || url.contains("localhost")),
         "AWS_ENDPOINT_URL must point at the local SQS server: run the tests through scripts/test.sh"
     );
     shared::aws::sqs_client().await
@@ -53,7 +57,10 @@ pub async fn fifo_queues(sqs: &aws_sdk_sqs::Client, visibility_timeout: u32) -> 
         .queue_name(format!("{name}.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
         .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout.to_string(),
+        )
         .attributes(
             QueueAttributeName::RedrivePolicy,
             json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string(),
@@ -80,7 +87,13 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
 }
 
 /// Sends one message and returns its message id.
-pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, group: &str, dedup: &str, body: &str) -> String {
+pub async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    group: &str,
+    dedup: &str,
+    body: &str,
+) -> String {
     sqs.send_message()
         .queue_url(url)
         .message_group_id(group)
@@ -167,7 +180,13 @@ pub async fn workspace(pool: &PgPool, timezone: Option<&str>) -> Uuid {
 }
 
 /// Inserts an event and returns its id.
-pub async fn event(pool: &PgPool, ws_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, locked: bool) -> Uuid {
+pub async fn event(
+    pool: &PgPool,
+    ws_id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    locked: bool,
+) -> Uuid {
     sqlx::query_scalar(
         "INSERT INTO public.workspace_calendar_events (ws_id, title, start_at, end_at, locked)
          VALUES ($1, 'Event', $2, $3, $4) RETURNING id",
@@ -194,10 +213,12 @@ pub struct ScriptedJob {
 impl ScriptedJob {
     /// A job that succeeds everywhere; creates the effects table.
     pub async fn new(pool: PgPool) -> Self {
-        sqlx::query("CREATE TABLE IF NOT EXISTS test_effects (ws_id uuid NOT NULL, run_id uuid NOT NULL)")
-            .execute(&pool)
-            .await
-            .expect("creating test_effects");
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS test_effects (ws_id uuid NOT NULL, run_id uuid NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .expect("creating test_effects");
         ScriptedJob {
             pool,
             retryable: HashSet::new(),
@@ -219,7 +240,11 @@ impl ScriptedJob {
 impl Job for ScriptedJob {
     type Payload = ScheduleTaskPayload;
 
-    async fn run(&self, ctx: &RunContext, payload: ScheduleTaskPayload) -> Result<Counts, JobError> {
+    async fn run(
+        &self,
+        ctx: &RunContext,
+        payload: ScheduleTaskPayload,
+    ) -> Result<Counts, JobError> {
         tokio::time::sleep(self.delay).await;
         if self.retryable.contains(&payload.ws_id) {
             return Err(JobError::retryable("scripted retryable failure"));

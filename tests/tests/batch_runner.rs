@@ -1,5 +1,8 @@
 //! The batch runner against a real Postgres and the local SQS server.
 
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
@@ -26,7 +29,12 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let mut job = ScriptedJob::new(pool.clone()).await;
-    let (good, retry, perm, behind) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (good, retry, perm, behind) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
     job.retryable.insert(retry);
     job.permanent.insert(perm);
 
@@ -42,15 +50,26 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
 
     let source = EventSource::new(sqs.clone(), url).await.unwrap();
     let event = source.poll().await.unwrap().expect("a batch");
-    assert_eq!(event.records.len(), 7, "the local server returns the whole batch at once");
-    let response = runner(&pool, &queues).await.run_batch(&job, event.clone(), None).await.unwrap();
+    assert_eq!(
+        event.records.len(),
+        7,
+        "the local server returns the whole batch at once"
+    );
+    let response = runner(&pool, &queues)
+        .await
+        .run_batch(&job, event.clone(), None)
+        .await
+        .unwrap();
 
     let failed: HashSet<String> = response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect();
-    assert_eq!(failed, HashSet::from([retry_id.clone(), behind_1.clone(), behind_2.clone()]));
+    assert_eq!(
+        failed,
+        HashSet::from([retry_id.clone(), behind_1.clone(), behind_2.clone()])
+    );
     assert_eq!(source.settle(&event, &response).await.unwrap(), 4);
 
     // Ledger: one run per processed record, none for the deferred ones.
@@ -64,7 +83,11 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].status, "dead");
         assert_eq!(runs[0].error_kind.as_deref(), Some("permanent"));
-        assert!(runs[0].error.as_deref().unwrap().contains(needle), "{:?}", runs[0].error);
+        assert!(
+            runs[0].error.as_deref().unwrap().contains(needle),
+            "{:?}",
+            runs[0].error
+        );
     }
     let retried = runs_of(&pool, &retry_id).await;
     assert_eq!(retried[0].status, "failed");
@@ -94,14 +117,20 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
     ];
     expected.sort();
     assert_eq!(
-        by_original.iter().map(|(id, b, _)| (id.clone(), b.clone())).collect::<Vec<_>>(),
+        by_original
+            .iter()
+            .map(|(id, b, _)| (id.clone(), b.clone()))
+            .collect::<Vec<_>>(),
         expected
     );
     assert!(by_original.iter().all(|(_, _, error)| !error.is_empty()));
 
     // The retried message's visibility was set to the backoff (5-10 s on the first receive),
     // not left at the queue's 300 s; its group stays in order behind it.
-    assert!(receive(&sqs, url, 0).await.is_empty(), "the retried group is held back");
+    assert!(
+        receive(&sqs, url, 0).await.is_empty(),
+        "the retried group is held back"
+    );
     let mut again = Vec::new();
     for _ in 0..15 {
         again = receive(&sqs, url, 1).await;
@@ -110,7 +139,11 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
         }
     }
     let ids: Vec<&str> = again.iter().filter_map(|m| m.message_id()).collect();
-    assert_eq!(ids.first().copied(), Some(retry_id.as_str()), "back within the backoff");
+    assert_eq!(
+        ids.first().copied(),
+        Some(retry_id.as_str()),
+        "back within the backoff"
+    );
     assert!(ids.contains(&behind_1.as_str()) && ids.contains(&behind_2.as_str()));
 }
 
@@ -120,13 +153,17 @@ async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effect
     let queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
     let runner = runner(&pool, &queues).await;
-    let source = EventSource::new(sqs.clone(), &queues.queue_url).await.unwrap();
+    let source = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap();
     let ws = Uuid::new_v4();
     let dedup = format!("schedule-task:{ws}:2026-11-26T10:00:00Z");
 
     let first = send(&sqs, &queues.queue_url, &ws.to_string(), &dedup, &body(ws)).await;
     let stats = source
-        .drain(Duration::from_secs(10), |event| runner.run_batch(&job, event, None))
+        .drain(Duration::from_secs(10), |event| {
+            runner.run_batch(&job, event, None)
+        })
         .await
         .unwrap();
     assert_eq!((stats.received, stats.deleted), (1, 1));
@@ -135,10 +172,16 @@ async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effect
     let second = send(&sqs, &queues.queue_url, &ws.to_string(), &dedup, &body(ws)).await;
     assert_ne!(first, second);
     let stats = source
-        .drain(Duration::from_secs(10), |event| runner.run_batch(&job, event, None))
+        .drain(Duration::from_secs(10), |event| {
+            runner.run_batch(&job, event, None)
+        })
         .await
         .unwrap();
-    assert_eq!((stats.received, stats.deleted), (1, 1), "acknowledged, not retried");
+    assert_eq!(
+        (stats.received, stats.deleted),
+        (1, 1),
+        "acknowledged, not retried"
+    );
 
     assert_eq!(job.effects(ws).await, 1, "the work ran once");
     assert_eq!(runs_of(&pool, &first).await[0].status, "succeeded");
@@ -158,9 +201,24 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
     let ws = Uuid::new_v4();
     let id_a = send(&sqs, &queues_a.queue_url, &ws.to_string(), "a", &body(ws)).await;
     let id_b = send(&sqs, &queues_b.queue_url, &ws.to_string(), "b", &body(ws)).await;
-    let event_a = EventSource::new(sqs.clone(), &queues_a.queue_url).await.unwrap().poll().await.unwrap().unwrap();
-    let event_b = EventSource::new(sqs.clone(), &queues_b.queue_url).await.unwrap().poll().await.unwrap().unwrap();
-    let (runner_a, runner_b) = (runner(&pool, &queues_a).await, runner(&pool, &queues_b).await);
+    let event_a = EventSource::new(sqs.clone(), &queues_a.queue_url)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap()
+        .unwrap();
+    let event_b = EventSource::new(sqs.clone(), &queues_b.queue_url)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap()
+        .unwrap();
+    let (runner_a, runner_b) = (
+        runner(&pool, &queues_a).await,
+        runner(&pool, &queues_b).await,
+    );
 
     let (a, b) = tokio::join!(
         runner_a.run_batch(&job, event_a, None),
@@ -169,16 +227,23 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
     let failures = a.unwrap().batch_item_failures.len() + b.unwrap().batch_item_failures.len();
     assert_eq!(failures, 1, "exactly one worker backs off");
     assert_eq!(job.effects(ws).await, 1, "exactly one did the work");
-    let mut statuses: Vec<(String, Option<String>)> = [runs_of(&pool, &id_a).await, runs_of(&pool, &id_b).await]
-        .concat()
-        .into_iter()
-        .map(|r| (r.status, r.error))
-        .collect();
+    let mut statuses: Vec<(String, Option<String>)> =
+        [runs_of(&pool, &id_a).await, runs_of(&pool, &id_b).await]
+            .concat()
+            .into_iter()
+            .map(|r| (r.status, r.error))
+            .collect();
     statuses.sort();
     assert_eq!(statuses[0].0, "failed");
-    assert!(statuses[0].1.as_deref().unwrap().contains("lease"), "{statuses:?}");
+    assert!(
+        statuses[0].1.as_deref().unwrap().contains("lease"),
+        "{statuses:?}"
+    );
     assert_eq!(statuses[1].0, "succeeded");
-    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases").fetch_one(&pool).await.unwrap();
+    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(leases, 0, "the winner released its lease");
 }
 
@@ -194,14 +259,28 @@ async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
             try_acquire(&pool, Schedule, ws, a, ttl),
             try_acquire(&pool, Schedule, ws, b, ttl)
         );
-        assert!(got_a.unwrap() ^ got_b.unwrap(), "exactly one of two racers wins");
-        assert!(release(&pool, Schedule, ws, a).await.unwrap() ^ release(&pool, Schedule, ws, b).await.unwrap());
+        assert!(
+            got_a.unwrap() ^ got_b.unwrap(),
+            "exactly one of two racers wins"
+        );
+        assert!(
+            release(&pool, Schedule, ws, a).await.unwrap()
+                ^ release(&pool, Schedule, ws, b).await.unwrap()
+        );
     }
     // An expired lease is free to take; the old holder can no longer release it.
     let (old, new) = (Uuid::new_v4(), Uuid::new_v4());
-    assert!(try_acquire(&pool, Schedule, ws, old, Duration::from_millis(1)).await.unwrap());
+    assert!(
+        try_acquire(&pool, Schedule, ws, old, Duration::from_millis(1))
+            .await
+            .unwrap()
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(try_acquire(&pool, Schedule, ws, new, Duration::from_secs(60)).await.unwrap());
+    assert!(
+        try_acquire(&pool, Schedule, ws, new, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     assert!(!release(&pool, Schedule, ws, old).await.unwrap());
     let holder: Uuid = sqlx::query_scalar("SELECT holder FROM jobs.leases WHERE ws_id = $1")
         .bind(ws)
@@ -218,10 +297,20 @@ async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
     let job = ScriptedJob::new(pool.clone()).await;
     let ws = Uuid::new_v4();
     let id = send(&sqs, &queues.queue_url, &ws.to_string(), "late", &body(ws)).await;
-    let event = EventSource::new(sqs.clone(), &queues.queue_url).await.unwrap().poll().await.unwrap().unwrap();
+    let event = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap()
+        .unwrap();
 
     let deadline = SystemTime::now() + Duration::from_secs(5); // inside the 20 s margin
-    let response = runner(&pool, &queues).await.run_batch(&job, event, Some(deadline)).await.unwrap();
+    let response = runner(&pool, &queues)
+        .await
+        .run_batch(&job, event, Some(deadline))
+        .await
+        .unwrap();
 
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, id);
@@ -236,9 +325,21 @@ async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) 
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
-    let event = serde_json::from_str(include_str!("fixtures/sqs-batch-missing-message-id.json")).unwrap();
-    let err = runner(&pool, &queues).await.run_batch(&job, event, None).await.unwrap_err();
-    assert!(err.to_string().contains("record 1 of the batch has no messageId"), "{err}");
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.runs").fetch_one(&pool).await.unwrap();
+    let event =
+        serde_json::from_str(include_str!("fixtures/sqs-batch-missing-message-id.json")).unwrap();
+    let err = runner(&pool, &queues)
+        .await
+        .run_batch(&job, event, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("record 1 of the batch has no messageId"),
+        "{err}"
+    );
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.runs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(runs, 0, "nothing ran before the batch was rejected");
 }

@@ -1,11 +1,15 @@
 //! `schedule-task` against a real Postgres, and end to end through the local SQS server.
 
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use integration_tests::{
-    attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs, worker_config, workspace,
+    attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs, worker_config,
+    workspace,
 };
 use jobs_cli::event_source::{EventSource, lambda_context};
 use lambda_runtime::LambdaEvent;
@@ -66,7 +70,9 @@ fn inside_weekday_hours(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> boo
     let blocks = [(hm(9, 0), hm(12, 0)), (hm(13, 0), hm(17, 0))];
     s.date_naive() == e.date_naive()
         && !matches!(s.weekday(), Weekday::Sat | Weekday::Sun)
-        && blocks.iter().any(|(b0, b1)| s.time() >= *b0 && e.time() <= *b1)
+        && blocks
+            .iter()
+            .any(|(b0, b1)| s.time() >= *b0 && e.time() <= *b1)
 }
 
 fn overlaps(a: &Row, b: &Row) -> bool {
@@ -80,10 +86,38 @@ async fn events_go_inside_working_hours_in_the_workspace_zone_around_locked_even
     work_hours(&pool, ws, weekdays_split()).await;
     let now = t("2026-12-01T14:07:00Z"); // Tuesday 09:07 in New York
 
-    let locked_1 = event(&pool, ws, t("2026-12-01T15:00:00Z"), t("2026-12-01T16:00:00Z"), true).await;
-    let locked_2 = event(&pool, ws, t("2026-12-02T14:00:00Z"), t("2026-12-02T18:00:00Z"), true).await;
-    let past = event(&pool, ws, t("2026-11-30T15:00:00Z"), t("2026-11-30T16:00:00Z"), false).await;
-    let running = event(&pool, ws, t("2026-12-01T14:00:00Z"), t("2026-12-01T14:30:00Z"), false).await;
+    let locked_1 = event(
+        &pool,
+        ws,
+        t("2026-12-01T15:00:00Z"),
+        t("2026-12-01T16:00:00Z"),
+        true,
+    )
+    .await;
+    let locked_2 = event(
+        &pool,
+        ws,
+        t("2026-12-02T14:00:00Z"),
+        t("2026-12-02T18:00:00Z"),
+        true,
+    )
+    .await;
+    let past = event(
+        &pool,
+        ws,
+        t("2026-11-30T15:00:00Z"),
+        t("2026-11-30T16:00:00Z"),
+        false,
+    )
+    .await;
+    let running = event(
+        &pool,
+        ws,
+        t("2026-12-01T14:00:00Z"),
+        t("2026-12-01T14:30:00Z"),
+        false,
+    )
+    .await;
     let mut movable = Vec::new();
     for (start, minutes) in [
         ("2026-12-03T08:00:00Z", 60),
@@ -96,7 +130,16 @@ async fn events_go_inside_working_hours_in_the_workspace_zone_around_locked_even
         ("2026-12-11T07:30:00Z", 15),
     ] {
         let start = t(start);
-        movable.push(event(&pool, ws, start, start + chrono::Duration::minutes(minutes), false).await);
+        movable.push(
+            event(
+                &pool,
+                ws,
+                start,
+                start + chrono::Duration::minutes(minutes),
+                false,
+            )
+            .await,
+        );
     }
     let before = rows(&pool, ws).await;
 
@@ -104,16 +147,33 @@ async fn events_go_inside_working_hours_in_the_workspace_zone_around_locked_even
 
     let after = rows(&pool, ws).await;
     assert_eq!(summary.events_considered, 8);
-    assert_eq!(summary.obstacles, 3, "two locked events and the one in progress");
+    assert_eq!(
+        summary.obstacles, 3,
+        "two locked events and the one in progress"
+    );
     assert_eq!(summary.timezone, "America/New_York");
     for id in [locked_1, locked_2, past, running] {
-        assert_eq!(row(&after, id), row(&before, id), "locked, past and running events never move");
+        assert_eq!(
+            row(&after, id),
+            row(&before, id),
+            "locked, past and running events never move"
+        );
     }
     for id in &movable {
         let (old, new) = (row(&before, *id), row(&after, *id));
-        assert_eq!(new.end_at - new.start_at, old.end_at - old.start_at, "length kept");
-        assert!(new.start_at >= t("2026-12-01T14:15:00Z"), "nothing before the next quarter hour");
-        assert!(inside_weekday_hours(new.start_at, new.end_at, ny), "{new:?} outside working hours");
+        assert_eq!(
+            new.end_at - new.start_at,
+            old.end_at - old.start_at,
+            "length kept"
+        );
+        assert!(
+            new.start_at >= t("2026-12-01T14:15:00Z"),
+            "nothing before the next quarter hour"
+        );
+        assert!(
+            inside_weekday_hours(new.start_at, new.end_at, ny),
+            "{new:?} outside working hours"
+        );
         assert_eq!(new.start_at.timestamp() % 900, 0, "quarter-hour aligned");
     }
     let future: Vec<&Row> = after.iter().filter(|r| r.end_at > now).collect();
@@ -139,7 +199,14 @@ async fn events_are_packed_in_order_of_urgency_then_deadline(pool: PgPool) {
         "2026-12-02T03:00:00Z",
     ] {
         let start = t(start);
-        let id = event(&pool, ws, start, start + chrono::Duration::minutes(60), false).await;
+        let id = event(
+            &pool,
+            ws,
+            start,
+            start + chrono::Duration::minutes(60),
+            false,
+        )
+        .await;
         by_deadline.push((start, id));
     }
     by_deadline.sort();
@@ -147,7 +214,10 @@ async fn events_are_packed_in_order_of_urgency_then_deadline(pool: PgPool) {
     store::reschedule(&pool, ws, now).await.unwrap();
 
     let after = rows(&pool, ws).await;
-    let starts: Vec<DateTime<Utc>> = by_deadline.iter().map(|(_, id)| row(&after, *id).start_at).collect();
+    let starts: Vec<DateTime<Utc>> = by_deadline
+        .iter()
+        .map(|(_, id)| row(&after, *id).start_at)
+        .collect();
     assert_eq!(
         starts,
         vec![
@@ -164,10 +234,28 @@ async fn events_are_packed_in_order_of_urgency_then_deadline(pool: PgPool) {
 async fn a_second_run_with_the_same_inputs_moves_nothing(pool: PgPool) {
     let ws = workspace(&pool, None).await; // unset: UTC
     let now = t("2026-12-05T10:02:00Z"); // a Saturday: the default hours include weekends
-    event(&pool, ws, t("2026-12-05T10:15:00Z"), t("2026-12-05T11:00:00Z"), true).await;
-    for start in ["2026-12-07T20:00:00Z", "2026-12-06T03:00:00Z", "2026-12-05T18:00:00Z"] {
+    event(
+        &pool,
+        ws,
+        t("2026-12-05T10:15:00Z"),
+        t("2026-12-05T11:00:00Z"),
+        true,
+    )
+    .await;
+    for start in [
+        "2026-12-07T20:00:00Z",
+        "2026-12-06T03:00:00Z",
+        "2026-12-05T18:00:00Z",
+    ] {
         let start = t(start);
-        event(&pool, ws, start, start + chrono::Duration::minutes(50), false).await;
+        event(
+            &pool,
+            ws,
+            start,
+            start + chrono::Duration::minutes(50),
+            false,
+        )
+        .await;
     }
     let first = store::reschedule(&pool, ws, now).await.unwrap();
     let placed = rows(&pool, ws).await;
@@ -177,11 +265,19 @@ async fn a_second_run_with_the_same_inputs_moves_nothing(pool: PgPool) {
     assert_eq!(first.events_moved, 3);
     assert_eq!(second.events_moved, 0);
     assert_eq!(rows(&pool, ws).await, placed);
-    let mut unlocked: Vec<DateTime<Utc>> = placed.iter().filter(|r| !r.locked).map(|r| r.start_at).collect();
+    let mut unlocked: Vec<DateTime<Utc>> = placed
+        .iter()
+        .filter(|r| !r.locked)
+        .map(|r| r.start_at)
+        .collect();
     unlocked.sort();
     assert_eq!(
         unlocked,
-        vec![t("2026-12-05T11:00:00Z"), t("2026-12-05T12:00:00Z"), t("2026-12-05T13:00:00Z")]
+        vec![
+            t("2026-12-05T11:00:00Z"),
+            t("2026-12-05T12:00:00Z"),
+            t("2026-12-05T13:00:00Z")
+        ]
     );
 }
 
@@ -191,12 +287,19 @@ async fn unknown_workspaces_and_bad_settings_are_permanent_failures(pool: PgPool
     let missing = Uuid::new_v4();
     let err = store::reschedule(&pool, missing, now).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Permanent);
-    assert_eq!(err.to_string(), format!("workspace {missing} does not exist"));
+    assert_eq!(
+        err.to_string(),
+        format!("workspace {missing} does not exist")
+    );
 
     let ws = workspace(&pool, Some("Mars/Olympus")).await;
     let err = store::reschedule(&pool, ws, now).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Permanent);
-    assert!(err.to_string().contains("\"Mars/Olympus\" is not a valid IANA zone"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("\"Mars/Olympus\" is not a valid IANA zone"),
+        "{err}"
+    );
 
     let ws = workspace(&pool, Some("UTC")).await;
     work_hours(&pool, ws, json!({ "monday": { "enabled": true, "timeBlocks": [{ "startTime": "nine", "endTime": "17:00" }] } })).await;
@@ -215,12 +318,33 @@ async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool
     };
     let now = Utc::now();
     let ws = workspace(&pool, Some("Asia/Ho_Chi_Minh")).await;
-    let far = event(&pool, ws, now + chrono::Duration::days(20), now + chrono::Duration::days(20) + chrono::Duration::hours(1), false).await;
+    let far = event(
+        &pool,
+        ws,
+        now + chrono::Duration::days(20),
+        now + chrono::Duration::days(20) + chrono::Duration::hours(1),
+        false,
+    )
+    .await;
     let locked_start = now + chrono::Duration::days(3);
-    let locked = event(&pool, ws, locked_start, locked_start + chrono::Duration::hours(2), true).await;
+    let locked = event(
+        &pool,
+        ws,
+        locked_start,
+        locked_start + chrono::Duration::hours(2),
+        true,
+    )
+    .await;
     // A workspace whose lease another run holds: its message must wait and come back.
     let busy = workspace(&pool, None).await;
-    let busy_event = event(&pool, busy, now + chrono::Duration::days(9), now + chrono::Duration::days(9) + chrono::Duration::minutes(30), false).await;
+    let busy_event = event(
+        &pool,
+        busy,
+        now + chrono::Duration::days(9),
+        now + chrono::Duration::days(9) + chrono::Duration::minutes(30),
+        false,
+    )
+    .await;
     sqlx::query("INSERT INTO jobs.leases (scope, ws_id, holder, expires_at) VALUES ('schedule', $1, gen_random_uuid(), now() + interval '1 hour')")
         .bind(busy)
         .execute(&pool)
@@ -228,36 +352,81 @@ async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool
         .unwrap();
 
     let url = &queues.queue_url;
-    let good_id = send(&sqs, url, &ws.to_string(), "e2e-good", &json!({ "ws_id": ws }).to_string()).await;
+    let good_id = send(
+        &sqs,
+        url,
+        &ws.to_string(),
+        "e2e-good",
+        &json!({ "ws_id": ws }).to_string(),
+    )
+    .await;
     let poison_id = send(&sqs, url, "poison", "e2e-poison", r#"{"ws_id": 42}"#).await;
-    let busy_id = send(&sqs, url, &busy.to_string(), "e2e-busy", &json!({ "ws_id": busy }).to_string()).await;
+    let busy_id = send(
+        &sqs,
+        url,
+        &busy.to_string(),
+        "e2e-busy",
+        &json!({ "ws_id": busy }).to_string(),
+    )
+    .await;
 
     let source = EventSource::new(sqs.clone(), url).await.unwrap();
     let invoke = |event| {
         let state = &state;
-        async move { schedule_task::handler(state, LambdaEvent::new(event, lambda_context(Duration::from_secs(120)))).await }
+        async move {
+            schedule_task::handler(
+                state,
+                LambdaEvent::new(event, lambda_context(Duration::from_secs(120))),
+            )
+            .await
+        }
     };
     let stats = source.drain(Duration::from_secs(20), invoke).await.unwrap();
-    assert_eq!((stats.received, stats.deleted, stats.reported_failed), (3, 2, 1));
+    assert_eq!(
+        (stats.received, stats.deleted, stats.reported_failed),
+        (3, 2, 1)
+    );
 
     // The good message did its work: the far event moved closer, the locked one did not.
     let after = rows(&pool, ws).await;
     assert!(row(&after, far).start_at < now + chrono::Duration::days(2));
-    assert_eq!(row(&after, locked).start_at, locked_start.trunc_subsecs_micros());
+    assert_eq!(
+        row(&after, locked).start_at,
+        locked_start.trunc_subsecs_micros()
+    );
     assert_eq!(runs_of(&pool, &good_id).await[0].status, "succeeded");
-    assert_eq!(runs_of(&pool, &good_id).await[0].result.as_ref().unwrap()["events_moved"], 1);
+    assert_eq!(
+        runs_of(&pool, &good_id).await[0].result.as_ref().unwrap()["events_moved"],
+        1
+    );
 
     // The poison message is in the DLQ with its error, and acknowledged.
     let dead = dead_letters(&sqs, &queues.dlq_url).await;
     assert_eq!(dead.len(), 1);
-    assert_eq!(attribute(&dead[0], "original_message_id").as_deref(), Some(poison_id.as_str()));
-    assert!(attribute(&dead[0], "error").unwrap().contains("field `ws_id` is invalid"));
+    assert_eq!(
+        attribute(&dead[0], "original_message_id").as_deref(),
+        Some(poison_id.as_str())
+    );
+    assert!(
+        attribute(&dead[0], "error")
+            .unwrap()
+            .contains("field `ws_id` is invalid")
+    );
     assert_eq!(runs_of(&pool, &poison_id).await[0].status, "dead");
 
     // The busy workspace was left for retry; once the lease is gone it succeeds.
     let busy_runs = runs_of(&pool, &busy_id).await;
-    assert_eq!((busy_runs[0].status.as_str(), busy_runs[0].error_kind.as_deref()), ("failed", Some("retryable")));
-    sqlx::query("DELETE FROM jobs.leases").execute(&pool).await.unwrap();
+    assert_eq!(
+        (
+            busy_runs[0].status.as_str(),
+            busy_runs[0].error_kind.as_deref()
+        ),
+        ("failed", Some("retryable"))
+    );
+    sqlx::query("DELETE FROM jobs.leases")
+        .execute(&pool)
+        .await
+        .unwrap();
     let mut stats = Default::default();
     for _ in 0..15 {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -269,10 +438,20 @@ async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool
     assert_eq!((stats.received, stats.deleted), (1, 1));
     let busy_runs = runs_of(&pool, &busy_id).await;
     assert_eq!(busy_runs.len(), 2);
-    assert_eq!((busy_runs[1].status.as_str(), busy_runs[1].attempt), ("succeeded", 2));
-    assert_ne!(row(&rows(&pool, busy).await, busy_event).start_at, (now + chrono::Duration::days(9)).trunc_subsecs_micros());
+    assert_eq!(
+        (busy_runs[1].status.as_str(), busy_runs[1].attempt),
+        ("succeeded", 2)
+    );
+    assert_ne!(
+        row(&rows(&pool, busy).await, busy_event).start_at,
+        (now + chrono::Duration::days(9)).trunc_subsecs_micros()
+    );
     assert!(receive(&sqs, url, 0).await.is_empty(), "the queue is empty");
-    assert_eq!(dead_letters(&sqs, &queues.dlq_url).await.len(), 1, "only the poison message is dead");
+    assert_eq!(
+        dead_letters(&sqs, &queues.dlq_url).await.len(),
+        1,
+        "only the poison message is dead"
+    );
 }
 
 trait TruncMicros {

@@ -49,7 +49,11 @@ impl ScheduleTask {
 impl Job for ScheduleTask {
     type Payload = ScheduleTaskPayload;
 
-    async fn run(&self, _ctx: &RunContext, payload: ScheduleTaskPayload) -> Result<Counts, JobError> {
+    async fn run(
+        &self,
+        _ctx: &RunContext,
+        payload: ScheduleTaskPayload,
+    ) -> Result<Counts, JobError> {
         let summary = store::reschedule(&self.pool, payload.ws_id, Utc::now()).await?;
         match serde_json::to_value(summary) {
             Ok(serde_json::Value::Object(counts)) => Ok(counts),
@@ -92,5 +96,8 @@ pub async fn handler(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let deadline = deadline_from_epoch_millis(event.context.deadline);
-    Ok(state.runner.run_batch(&state.job, event.payload, deadline).await?)
+    Ok(state
+        .runner
+        .run_batch(&state.job, event.payload, deadline)
+        .await?)
 }

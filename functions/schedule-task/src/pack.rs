@@ -142,9 +142,11 @@ fn place_all(
     for event in order {
         let duration = (event.at.end - event.at.start).max(Duration::zero());
         let by_deadline = occupied.first_fit(windows, duration, Some(event.at.end));
-        let found = by_deadline
-            .map(|start| (start, false))
-            .or_else(|| occupied.first_fit(windows, duration, None).map(|start| (start, true)));
+        let found = by_deadline.map(|start| (start, false)).or_else(|| {
+            occupied
+                .first_fit(windows, duration, None)
+                .map(|start| (start, true))
+        });
         match found {
             Some((start, after_deadline)) => {
                 let at = Interval {
@@ -170,7 +172,13 @@ struct Timeline(Vec<Interval>);
 
 impl Timeline {
     fn new(intervals: &[Interval]) -> Self {
-        let mut timeline = Timeline(intervals.iter().copied().filter(|i| i.start < i.end).collect());
+        let mut timeline = Timeline(
+            intervals
+                .iter()
+                .copied()
+                .filter(|i| i.start < i.end)
+                .collect(),
+        );
         timeline.merge();
         timeline
     }
@@ -367,11 +375,7 @@ mod tests {
     fn windows_skip_the_dst_gap_night() {
         // Night hours across the spring-forward night in Berlin: 02:00-03:00 does not exist.
         let hours = WeekHours::every_day("01:00", "04:00");
-        let windows = working_windows(
-            &hours,
-            chrono_tz::Europe::Berlin,
-            t("2026-03-28T12:00:00Z"),
-        );
+        let windows = working_windows(&hours, chrono_tz::Europe::Berlin, t("2026-03-28T12:00:00Z"));
         // 2026-03-29 01:00 CET = 00:00Z, 04:00 CEST = 02:00Z: two real hours.
         assert!(windows.contains(&iv("2026-03-29T00:00:00Z", "2026-03-29T02:00:00Z")));
     }

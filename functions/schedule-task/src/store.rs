@@ -41,7 +41,11 @@ struct EventRow {
 /// # Errors
 /// Permanent when the workspace does not exist or its timezone or hour settings are invalid;
 /// retryable when the database fails.
-pub async fn reschedule(pool: &PgPool, ws_id: Uuid, now: DateTime<Utc>) -> Result<Summary, JobError> {
+pub async fn reschedule(
+    pool: &PgPool,
+    ws_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Summary, JobError> {
     let mut tx = pool.begin().await.retryable("opening a transaction")?;
 
     let timezone: Option<Option<String>> =
@@ -51,7 +55,9 @@ pub async fn reschedule(pool: &PgPool, ws_id: Uuid, now: DateTime<Utc>) -> Resul
             .await
             .retryable("reading the workspace")?;
     let Some(timezone) = timezone else {
-        return Err(JobError::permanent(format!("workspace {ws_id} does not exist")));
+        return Err(JobError::permanent(format!(
+            "workspace {ws_id} does not exist"
+        )));
     };
     let tz = workspace_zone(timezone.as_deref())
         .permanent(&format!("workspace {ws_id} has an unusable timezone"))?;
@@ -64,8 +70,9 @@ pub async fn reschedule(pool: &PgPool, ws_id: Uuid, now: DateTime<Utc>) -> Resul
     .await
     .retryable("reading the WORK hour settings")?;
     let work_hours = match hours {
-        Some(data) => WeekHours::from_json(data)
-            .permanent(&format!("workspace {ws_id} has unusable WORK hour settings"))?,
+        Some(data) => WeekHours::from_json(data).permanent(&format!(
+            "workspace {ws_id} has unusable WORK hour settings"
+        ))?,
         None => WeekHours::every_day("09:00", "17:00"),
     };
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Checks that template.yaml and the workspace agree, and that every function and queue keeps
+the rules of DESIGN §1 and §4 that cfn-lint cannot know about. Exits non-zero on any failure."""
+import os
+import pathlib
+import sys
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+from queues import CfnLoader  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+resources = template["Resources"]
+globals_fn = template.get("Globals", {}).get("Function", {})
+failures = []
+passed = 0
+
+
+def check(ok, message):
+    global passed
+    if ok:
+        passed += 1
+    else:
+        failures.append(message)
+
+
+def logical_of(ref):
+    """!GetAtt X.Arn / !Ref X -> X."""
+    if isinstance(ref, dict):
+        value = ref.get("GetAtt") or ref.get("Ref")
+        if isinstance(value, list):
+            return value[0]
+        return str(value).split(".")[0]
+    return None
+
+
+crates = sorted(p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml"))
+functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+binaries = {fn["Metadata"]["BuildProperties"]["Binary"]: name for name, fn in functions.items()}
+for crate in crates:
+    check(crate in binaries, f"functions/{crate} has no template function with Binary: {crate}")
+
+for name, fn in functions.items():
+    props = fn["Properties"]
+    meta = fn.get("Metadata", {})
+    get = lambda key: props.get(key, globals_fn.get(key))  # noqa: E731
+    check(meta.get("BuildMethod") == "rust-cargolambda", f"{name}: BuildMethod must be rust-cargolambda")
+    check(meta.get("BuildProperties", {}).get("Binary") in crates, f"{name}: Binary names no crate in functions/")
+    check(props.get("CodeUri") == "./", f"{name}: CodeUri must be the workspace root")
+    check(get("Runtime") == "provided.al2023", f"{name}: Runtime must be provided.al2023")
+    check(get("Architectures") == ["arm64"], f"{name}: Architectures must be [arm64]")
+    check((get("LoggingConfig") or {}).get("LogFormat") == "JSON", f"{name}: LogFormat must be JSON")
+    timeout = int(get("Timeout"))
+    reserved = props.get("ReservedConcurrentExecutions")
+    sqs_events = [e for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+    for event in sqs_events:
+        ev = event["Properties"]
+        queue = resources[logical_of(ev["Queue"])]["Properties"]
+        check(ev.get("BatchSize") == 10, f"{name}: BatchSize must be 10")
+        check("ReportBatchItemFailures" in ev.get("FunctionResponseTypes", []),
+              f"{name}: ReportBatchItemFailures must be on, or partial batch responses are ignored")
+        max_conc = ev.get("ScalingConfig", {}).get("MaximumConcurrency")
+        check(max_conc is not None and max_conc == reserved,
+              f"{name}: ScalingConfig.MaximumConcurrency must be set and equal ReservedConcurrentExecutions")
+        check(int(queue["VisibilityTimeout"]) >= 6 * timeout,
+              f"{name}: queue visibility timeout must be >= 6 x the function timeout ({6 * timeout})")
+    env = props.get("Environment", {}).get("Variables", {})
+    check("DEAD_LETTER_QUEUE_URL" in env, f"{name}: DEAD_LETTER_QUEUE_URL must be set")
+
+for name, res in resources.items():
+    if res["Type"] != "AWS::SQS::Queue":
+        continue
+    props = res["Properties"]
+    check(props.get("FifoQueue") is True, f"{name}: must be FIFO")
+    check(props.get("ContentBasedDeduplication") is False,
+          f"{name}: content-based deduplication must be off (idempotency keys on explicit ids)")
+    redrive = props.get("RedrivePolicy")
+    if redrive:
+        dlq = resources[logical_of(redrive["deadLetterTargetArn"])]["Properties"]
+        check(int(redrive["maxReceiveCount"]) == 5, f"{name}: maxReceiveCount must be 5")
+        check(dlq.get("FifoQueue") is True, f"{name}: its DLQ must be FIFO")
+    elif not name.endswith("DeadLetterQueue"):
+        failures.append(f"{name}: a source queue needs a RedrivePolicy")
+
+for failure in failures:
+    print(f"FAIL {failure}")
+print(f"template: {passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
