@@ -19,4 +19,8 @@ cfn-lint template.yaml
 log "template and workspace agree"
 python3 scripts/check_template.py
 log "cargo test"
-cargo test --workspace
+results="$STATE_DIR/cargo-test.log"
+cargo test --workspace --all-targets 2>&1 | tee "$results"
+# One closing line for the whole run: the sum of every test binary's result line.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$results"

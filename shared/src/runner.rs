@@ -358,11 +358,10 @@ impl Runner {
         record: &SqsMessage,
         delivery: &Delivery,
         run_id: Uuid,
-        error: JobError,
+        mut error: JobError,
     ) -> Outcome {
-        let message = error.to_string();
-        let result = json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
         if error.kind() == ErrorKind::Permanent {
+            let message = error.to_string();
             let letter = DeadLetter {
                 task: delivery.task.as_str(),
                 body: record.body.as_deref().unwrap_or_default(),
@@ -372,52 +371,48 @@ impl Runner {
             };
             match dead_letter::send(&self.sqs, &self.dead_letter_queue_url, &letter).await {
                 Ok(()) => {
-                    let closed = ledger::close(
-                        &self.pool,
+                    self.close_failed(
+                        delivery,
                         run_id,
                         RunStatus::Dead,
-                        &result,
-                        Some((ErrorKind::Permanent, &message)),
+                        ErrorKind::Permanent,
+                        &message,
                     )
                     .await;
-                    if let Err(err) = closed {
-                        tracing::warn!(error = %err, "recording a dead run failed");
-                    }
                     return Outcome::Dead { error: message };
                 }
-                Err(err) => {
-                    // Acknowledging now would lose the message: retry it instead.
-                    let message = format!("{message} (and {err})");
-                    let result =
-                        json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
-                    let retry = JobError::retryable(message.clone());
-                    let closed = ledger::close(
-                        &self.pool,
-                        run_id,
-                        RunStatus::Failed,
-                        &result,
-                        Some((ErrorKind::Retryable, &message)),
-                    )
-                    .await;
-                    if let Err(err) = closed {
-                        tracing::warn!(error = %err, "recording a failed run failed");
-                    }
-                    return self.retry(record, &delivery.message_id, &retry).await;
-                }
+                // Acknowledging now would lose the message: retry it instead.
+                Err(err) => error = JobError::retryable(format!("{message} (and {err})")),
             }
         }
-        let closed = ledger::close(
-            &self.pool,
+        let message = error.to_string();
+        self.close_failed(
+            delivery,
             run_id,
             RunStatus::Failed,
-            &result,
-            Some((ErrorKind::Retryable, &message)),
+            ErrorKind::Retryable,
+            &message,
         )
         .await;
-        if let Err(err) = closed {
-            tracing::warn!(error = %err, "recording a failed run failed");
-        }
         self.retry(record, &delivery.message_id, &error).await
+    }
+
+    /// Closes a failed run; a ledger error is only logged, since the message's fate (retry or
+    /// DLQ) is already decided and must not change because the record of it failed.
+    async fn close_failed(
+        &self,
+        delivery: &Delivery,
+        run_id: Uuid,
+        status: RunStatus,
+        kind: ErrorKind,
+        message: &str,
+    ) {
+        let result = json!({ "ws_id": delivery.ws_id, "success": false, "error": message });
+        let closed =
+            ledger::close(&self.pool, run_id, status, &result, Some((kind, message))).await;
+        if let Err(err) = closed {
+            tracing::warn!(error = %err, status = status.as_str(), "recording the run failed");
+        }
     }
 
     async fn retry(&self, record: &SqsMessage, message_id: &str, error: &JobError) -> Outcome {
