@@ -166,7 +166,8 @@ pub struct WorkerConfig {
     pub dead_letter_queue_url: String,
     /// `DATABASE_MAX_CONNECTIONS` (default 2): records run one at a time, so the pool is small.
     pub database_max_connections: u32,
-    /// `DEADLINE_MARGIN_SECONDS` (default 20): no new record starts with less time left.
+    /// `DEADLINE_MARGIN_SECONDS` (default 20): no new record starts with less time left (at
+    /// most a quarter of the invocation's time is held back).
     pub deadline_margin: Duration,
 }
 

@@ -59,7 +59,7 @@ pub async fn send(
         .message_attributes("failed_at", text(&chrono::Utc::now().to_rfc3339())?)
         .send()
         .await
-        .map_err(|err| DeadLetterError(aws_sdk_sqs::error::DisplayErrorContext(err).to_string()))?;
+        .map_err(|err| DeadLetterError(crate::aws::describe(&err)))?;
     Ok(())
 }
 

@@ -160,6 +160,21 @@ impl Runner {
             }
         }
 
+        // At most a quarter of the invocation's time is held back, so a short timeout (a local
+        // emulator's 3 s) still runs records.
+        let margin = deadline
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .map_or(self.deadline_margin, |left| {
+                self.deadline_margin.min(left / 4)
+            });
+        tracing::debug!(
+            records = event.records.len(),
+            remaining_ms = deadline
+                .and_then(|d| d.duration_since(SystemTime::now()).ok())
+                .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
+            margin_ms = u64::try_from(margin.as_millis()).unwrap_or(u64::MAX),
+            "batch received"
+        );
         let mut response = SqsBatchResponse::default();
         let mut failed_groups: HashSet<String> = HashSet::new();
         for (record, message_id) in event.records.iter().zip(ids) {
@@ -173,7 +188,7 @@ impl Runner {
                     },
                     None,
                 )
-            } else if self.deadline_is_near(deadline) {
+            } else if deadline_is_near(deadline, margin) {
                 (
                     Outcome::Deferred {
                         reason: "the invocation deadline is near",
@@ -207,14 +222,6 @@ impl Runner {
             );
         }
         Ok(response)
-    }
-
-    fn deadline_is_near(&self, deadline: Option<SystemTime>) -> bool {
-        deadline.is_some_and(|deadline| {
-            deadline
-                .duration_since(SystemTime::now())
-                .map_or(true, |left| left < self.deadline_margin)
-        })
     }
 
     async fn process<J: Job>(
@@ -441,11 +448,19 @@ impl Runner {
             // The message still comes back, after the queue's own visibility timeout.
             tracing::warn!(
                 message_id,
-                error = %aws_sdk_sqs::error::DisplayErrorContext(err),
+                error = %crate::aws::describe(&err),
                 "changing the visibility timeout failed"
             );
         }
     }
+}
+
+fn deadline_is_near(deadline: Option<SystemTime>, margin: Duration) -> bool {
+    deadline.is_some_and(|deadline| {
+        deadline
+            .duration_since(SystemTime::now())
+            .map_or(true, |left| left < margin)
+    })
 }
 
 fn attempt_of(record: &SqsMessage) -> i32 {
@@ -506,8 +521,29 @@ fn log_record(
     }
 }
 
-/// The invocation deadline from Lambda's context (milliseconds since the epoch). Zero means
-/// unknown (a hand-built context).
+/// The invocation deadline from Lambda's context (milliseconds since the epoch). A value that
+/// cannot be one (zero in a hand-built context, or a small number from a local emulator) means
+/// unknown.
 pub fn deadline_from_epoch_millis(millis: u64) -> Option<SystemTime> {
-    (millis > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+    // 2001-09-09: any real deadline is far later.
+    const PLAUSIBLE: u64 = 1_000_000_000_000;
+    (millis >= PLAUSIBLE).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_epoch_deadlines_count() {
+        assert_eq!(deadline_from_epoch_millis(0), None);
+        assert_eq!(deadline_from_epoch_millis(3_000), None);
+        let real = deadline_from_epoch_millis(1_795_715_438_000).unwrap();
+        assert_eq!(
+            real.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_795_715_438
+        );
+    }
 }

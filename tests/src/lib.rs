@@ -207,6 +207,7 @@ pub struct ScriptedJob {
     pub pool: PgPool,
     pub retryable: HashSet<Uuid>,
     pub permanent: HashSet<Uuid>,
+    pub panics: HashSet<Uuid>,
     pub delay: Duration,
 }
 
@@ -223,6 +224,7 @@ impl ScriptedJob {
             pool,
             retryable: HashSet::new(),
             permanent: HashSet::new(),
+            panics: HashSet::new(),
             delay: Duration::ZERO,
         }
     }
@@ -251,6 +253,9 @@ impl Job for ScriptedJob {
         }
         if self.permanent.contains(&payload.ws_id) {
             return Err(JobError::permanent("scripted permanent failure"));
+        }
+        if self.panics.contains(&payload.ws_id) {
+            panic!("scripted panic");
         }
         sqlx::query("INSERT INTO test_effects (ws_id, run_id) VALUES ($1, $2)")
             .bind(payload.ws_id)

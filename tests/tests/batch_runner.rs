@@ -294,9 +294,25 @@ async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
 async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
-    let job = ScriptedJob::new(pool.clone()).await;
-    let ws = Uuid::new_v4();
-    let id = send(&sqs, &queues.queue_url, &ws.to_string(), "late", &body(ws)).await;
+    let mut job = ScriptedJob::new(pool.clone()).await;
+    job.delay = Duration::from_millis(3500);
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    let first_id = send(
+        &sqs,
+        &queues.queue_url,
+        &first.to_string(),
+        "early",
+        &body(first),
+    )
+    .await;
+    let second_id = send(
+        &sqs,
+        &queues.queue_url,
+        &second.to_string(),
+        "late",
+        &body(second),
+    )
+    .await;
     let event = EventSource::new(sqs.clone(), &queues.queue_url)
         .await
         .unwrap()
@@ -305,19 +321,123 @@ async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
         .unwrap()
         .unwrap();
 
-    let deadline = SystemTime::now() + Duration::from_secs(5); // inside the 20 s margin
+    // A 4 s invocation holds back a quarter (1 s): the first record starts, and after its
+    // 3.5 s the second one is left for the next invocation.
+    let deadline = SystemTime::now() + Duration::from_secs(4);
     let response = runner(&pool, &queues)
         .await
         .run_batch(&job, event, Some(deadline))
         .await
         .unwrap();
 
-    assert_eq!(response.batch_item_failures.len(), 1);
-    assert_eq!(response.batch_item_failures[0].item_identifier, id);
-    assert!(runs_of(&pool, &id).await.is_empty());
-    assert_eq!(job.effects(ws).await, 0);
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec![second_id.as_str()]);
+    assert_eq!(runs_of(&pool, &first_id).await[0].status, "succeeded");
+    assert!(runs_of(&pool, &second_id).await.is_empty());
+    assert_eq!(job.effects(second).await, 0);
     // Released at once for the next invocation.
-    assert_eq!(receive(&sqs, &queues.queue_url, 1).await.len(), 1);
+    let again = receive(&sqs, &queues.queue_url, 1).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message_id(), Some(second_id.as_str()));
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_panicking_job_is_retried_and_the_rest_of_the_batch_still_runs(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let mut job = ScriptedJob::new(pool.clone()).await;
+    let (bad, good) = (Uuid::new_v4(), Uuid::new_v4());
+    job.panics.insert(bad);
+    let bad_id = send(&sqs, &queues.queue_url, &bad.to_string(), "bad", &body(bad)).await;
+    let good_id = send(
+        &sqs,
+        &queues.queue_url,
+        &good.to_string(),
+        "good",
+        &body(good),
+    )
+    .await;
+    let event = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap()
+        .unwrap();
+
+    let response = runner(&pool, &queues)
+        .await
+        .run_batch(&job, event, None)
+        .await
+        .unwrap();
+
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, bad_id);
+    let bad_runs = runs_of(&pool, &bad_id).await;
+    assert_eq!(
+        (
+            bad_runs[0].status.as_str(),
+            bad_runs[0].error_kind.as_deref()
+        ),
+        ("failed", Some("retryable"))
+    );
+    assert!(
+        bad_runs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the job panicked: scripted panic")
+    );
+    assert_eq!(runs_of(&pool, &good_id).await[0].status, "succeeded");
+    assert_eq!(job.effects(good).await, 1);
+    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leases, 0, "the panicking run's lease was released");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_permanent_failure_is_retried_when_its_dead_letter_cannot_be_sent(pool: PgPool) {
+    let sqs = sqs().await;
+    let mut queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let id = send(&sqs, &queues.queue_url, "poison", "poison", "not json").await;
+    let event = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap()
+        .poll()
+        .await
+        .unwrap()
+        .unwrap();
+    queues.dlq_url = format!("{}-missing", queues.dlq_url);
+
+    let response = runner(&pool, &queues)
+        .await
+        .run_batch(&job, event, None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "kept in the queue, not lost"
+    );
+    assert_eq!(response.batch_item_failures[0].item_identifier, id);
+    let runs = runs_of(&pool, &id).await;
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].error_kind.as_deref()),
+        ("failed", Some("retryable"))
+    );
+    let error = runs[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("body is not valid JSON") && error.contains("dead-letter queue"),
+        "{error}"
+    );
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
