@@ -1,14 +1,21 @@
 -- The subset of Tuturuuu's `public` (and `private`) schema that the background jobs read and
 -- write, with Tuturuuu's own table, column, constraint and index names, so the same code runs
--- against the real Supabase database. Every statement is idempotent: on Supabase the objects
--- already exist and this migration changes nothing.
+-- against the real Supabase database.
+--
+-- On Tuturuuu's own database (where `public.workspaces` already exists) this migration does
+-- nothing at all: it never adds indexes or replaces functions in the production schema. On any
+-- other database it creates the mirror; every statement is idempotent (`IF NOT EXISTS`).
 
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
+DO $mirror$
+BEGIN
+IF to_regclass('public.workspaces') IS NOT NULL THEN
+    RAISE NOTICE 'Tuturuuu schema present: the local mirror is not created';
+    RETURN;
+END IF;
+
 CREATE SCHEMA IF NOT EXISTS private;
 
 -- Enumerated types (CREATE TYPE has no IF NOT EXISTS).
-DO $$
-BEGIN
     IF to_regtype('public.calendar_provider') IS NULL THEN
         CREATE TYPE public.calendar_provider AS ENUM ('tuturuuu', 'google', 'microsoft');
     END IF;
@@ -30,8 +37,6 @@ BEGIN
     IF to_regtype('public.task_board_status') IS NULL THEN
         CREATE TYPE public.task_board_status AS ENUM ('not_started', 'active', 'review', 'done', 'closed');
     END IF;
-END
-$$;
 
 -- Users, as far as foreign keys need them (Supabase's table references auth.users).
 CREATE TABLE IF NOT EXISTS public.users (
@@ -431,7 +436,7 @@ CREATE OR REPLACE FUNCTION private.upsert_scheduling_metadata(
     p_window_days integer
 ) RETURNS void
 LANGUAGE sql
-AS $$
+AS $fn$
     INSERT INTO private.workspace_scheduling_metadata AS m (
         ws_id, last_scheduled_at, last_status, last_message, habits_scheduled,
         tasks_scheduled, events_created, bumped_habits, window_days
@@ -450,7 +455,7 @@ AS $$
         bumped_habits = excluded.bumped_habits,
         window_days = excluded.window_days,
         updated_at = now();
-$$;
+$fn$;
 
 CREATE TABLE IF NOT EXISTS public.workspace_encryption_keys (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -460,3 +465,5 @@ CREATE TABLE IF NOT EXISTS public.workspace_encryption_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+END
+$mirror$;

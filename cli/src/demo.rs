@@ -143,6 +143,22 @@ async fn send(
     Ok(())
 }
 
+async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<u64> {
+    use aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(ApproximateNumberOfMessages)
+        .send()
+        .await
+        .with_context(|| format!("reading the depth of {url}"))?;
+    Ok(attributes
+        .attributes()
+        .and_then(|a| a.get(&ApproximateNumberOfMessages))
+        .and_then(|depth| depth.parse().ok())
+        .unwrap_or(0))
+}
+
 /// Runs the demo against the stack described by the environment (`.local/env`).
 ///
 /// # Errors
@@ -166,6 +182,7 @@ pub async fn run() -> anyhow::Result<()> {
     let sqs = shared::aws::sqs_client().await;
 
     let started = Utc::now();
+    let dead_before = queue_depth(&sqs, &dlq_url).await?;
     seed(&pool, started).await?;
     let before = events(&pool).await?;
 
@@ -254,17 +271,10 @@ pub async fn run() -> anyhow::Result<()> {
         );
     }
 
-    let dead = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await?;
-    let depth = dead
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
-        .cloned()
-        .unwrap_or_default();
-    println!("\n==> dead-letter queue {dlq_url}: {depth} message(s)");
+    let depth = queue_depth(&sqs, &dlq_url).await?;
+    println!(
+        "\n==> dead-letter queue {dlq_url}: {depth} message(s), {} from this run",
+        depth.saturating_sub(dead_before)
+    );
     Ok(())
 }
