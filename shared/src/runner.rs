@@ -137,11 +137,6 @@ impl Runner {
         }
     }
 
-    /// The database pool the runner records runs in.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Runs every record of `event` and returns the ids to retry.
     ///
     /// # Errors
@@ -162,16 +157,13 @@ impl Runner {
 
         // At most a quarter of the invocation's time is held back, so a short timeout (a local
         // emulator's 3 s) still runs records.
-        let margin = deadline
-            .and_then(|d| d.duration_since(SystemTime::now()).ok())
-            .map_or(self.deadline_margin, |left| {
-                self.deadline_margin.min(left / 4)
-            });
+        let left = deadline.and_then(|d| d.duration_since(SystemTime::now()).ok());
+        let margin = left.map_or(self.deadline_margin, |left| {
+            self.deadline_margin.min(left / 4)
+        });
         tracing::debug!(
             records = event.records.len(),
-            remaining_ms = deadline
-                .and_then(|d| d.duration_since(SystemTime::now()).ok())
-                .map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
+            remaining_ms = left.map(|left| u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
             margin_ms = u64::try_from(margin.as_millis()).unwrap_or(u64::MAX),
             "batch received"
         );
@@ -181,20 +173,20 @@ impl Runner {
             let started = Instant::now();
             let group = record.attributes.get("MessageGroupId").cloned();
             let blocked = group.as_ref().is_some_and(|g| failed_groups.contains(g));
-            let (outcome, ws_id) = if blocked {
-                (
-                    Outcome::Deferred {
-                        reason: "an earlier message of its group failed in this batch",
-                    },
-                    None,
-                )
+            let deferred = if blocked {
+                Some("an earlier message of its group failed in this batch")
             } else if deadline_is_near(deadline, margin) {
-                (
-                    Outcome::Deferred {
-                        reason: "the invocation deadline is near",
-                    },
-                    None,
-                )
+                Some("the invocation deadline is near")
+            } else {
+                None
+            };
+            let (outcome, ws_id) = if let Some(reason) = deferred {
+                let ws_id = record
+                    .body
+                    .as_deref()
+                    .and_then(|body| J::Payload::parse(body).ok())
+                    .map(|payload| payload.ws_id());
+                (Outcome::Deferred { reason }, ws_id)
             } else {
                 self.process(job, record, &message_id, deadline).await
             };

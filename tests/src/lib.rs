@@ -121,6 +121,20 @@ pub async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, wait_seconds: i32) ->
         .unwrap_or_default()
 }
 
+/// The next batch of `url`, as Lambda would deliver it; fails when nothing is visible.
+pub async fn next_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> aws_lambda_events::event::sqs::SqsEvent {
+    jobs_cli::event_source::EventSource::new(sqs.clone(), url)
+        .await
+        .expect("polling the queue")
+        .poll()
+        .await
+        .expect("receiving a batch")
+        .expect("a visible message")
+}
+
 /// Every message of a DLQ, read without deleting (they become visible again at once).
 pub async fn dead_letters(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
     let mut all = Vec::new();

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use integration_tests::{
-    Queues, ScriptedJob, attribute, dead_letters, fifo_queues, receive, runs_of, send, sqs,
-    worker_config,
+    Queues, ScriptedJob, attribute, dead_letters, fifo_queues, next_batch, receive, runs_of, send,
+    sqs, worker_config,
 };
 use jobs_cli::event_source::EventSource;
 use serde_json::json;
@@ -201,20 +201,8 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
     let ws = Uuid::new_v4();
     let id_a = send(&sqs, &queues_a.queue_url, &ws.to_string(), "a", &body(ws)).await;
     let id_b = send(&sqs, &queues_b.queue_url, &ws.to_string(), "b", &body(ws)).await;
-    let event_a = EventSource::new(sqs.clone(), &queues_a.queue_url)
-        .await
-        .unwrap()
-        .poll()
-        .await
-        .unwrap()
-        .unwrap();
-    let event_b = EventSource::new(sqs.clone(), &queues_b.queue_url)
-        .await
-        .unwrap()
-        .poll()
-        .await
-        .unwrap()
-        .unwrap();
+    let event_a = next_batch(&sqs, &queues_a.queue_url).await;
+    let event_b = next_batch(&sqs, &queues_b.queue_url).await;
     let (runner_a, runner_b) = (
         runner(&pool, &queues_a).await,
         runner(&pool, &queues_b).await,
@@ -313,13 +301,7 @@ async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
         &body(second),
     )
     .await;
-    let event = EventSource::new(sqs.clone(), &queues.queue_url)
-        .await
-        .unwrap()
-        .poll()
-        .await
-        .unwrap()
-        .unwrap();
+    let event = next_batch(&sqs, &queues.queue_url).await;
 
     // A 4 s invocation holds back a quarter (1 s): the first record starts, and after its
     // 3.5 s the second one is left for the next invocation.
@@ -361,13 +343,7 @@ async fn a_panicking_job_is_retried_and_the_rest_of_the_batch_still_runs(pool: P
         &body(good),
     )
     .await;
-    let event = EventSource::new(sqs.clone(), &queues.queue_url)
-        .await
-        .unwrap()
-        .poll()
-        .await
-        .unwrap()
-        .unwrap();
+    let event = next_batch(&sqs, &queues.queue_url).await;
 
     let response = runner(&pool, &queues)
         .await
@@ -407,13 +383,7 @@ async fn a_permanent_failure_is_retried_when_its_dead_letter_cannot_be_sent(pool
     let mut queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
     let id = send(&sqs, &queues.queue_url, "poison", "poison", "not json").await;
-    let event = EventSource::new(sqs.clone(), &queues.queue_url)
-        .await
-        .unwrap()
-        .poll()
-        .await
-        .unwrap()
-        .unwrap();
+    let event = next_batch(&sqs, &queues.queue_url).await;
     queues.dlq_url = format!("{}-missing", queues.dlq_url);
 
     let response = runner(&pool, &queues)
