@@ -464,3 +464,49 @@ impl TruncMicros for DateTime<Utc> {
         chrono::SubsecRound::trunc_subsecs(self, 6)
     }
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let state = State {
+        runner: Runner::new(pool.clone(), sqs, &worker_config(&queues)),
+        job: ScheduleTask::new(pool.clone()),
+    };
+    jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
+    let before = rows(&pool, jobs_cli::demo::DEMO_WS).await;
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(include_str!("../../events/schedule-task.json")).unwrap();
+    let message_id = event.records[0].message_id.clone().unwrap();
+
+    let response = schedule_task::handler(
+        &state,
+        LambdaEvent::new(event.clone(), lambda_context(Duration::from_secs(120))),
+    )
+    .await
+    .unwrap();
+
+    assert!(response.batch_item_failures.is_empty());
+    let runs = runs_of(&pool, &message_id).await;
+    assert_eq!(runs[0].status, "succeeded");
+    let moved = runs[0].result.as_ref().unwrap()["events_moved"]
+        .as_u64()
+        .unwrap();
+    let after = rows(&pool, jobs_cli::demo::DEMO_WS).await;
+    let changed = after.iter().filter(|r| !before.contains(r)).count() as u64;
+    assert_eq!(moved, changed);
+    assert_eq!(
+        moved, 6,
+        "every unlocked future demo event moves into working hours"
+    );
+
+    // The same event again is a redelivery of a succeeded message.
+    schedule_task::handler(
+        &state,
+        LambdaEvent::new(event, lambda_context(Duration::from_secs(120))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(runs_of(&pool, &message_id).await[1].status, "skipped");
+    assert_eq!(rows(&pool, jobs_cli::demo::DEMO_WS).await, after);
+}
