@@ -76,13 +76,20 @@ pub async fn has_succeeded(pool: &PgPool, delivery: &Delivery) -> Result<bool, s
     .await
 }
 
-/// Opens a run in `running` (or records a finished one directly with `status`).
+/// Opens a run in `running`. Earlier attempts at the same message still marked `running` are
+/// closed as failed first: the message came back, so their invocation timed out or crashed.
 ///
 /// # Errors
 /// The database is unreachable.
 pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO jobs.runs (task, ws_id, message_id, deduplication_id, message_group_id, attempt)
+        "WITH abandoned AS (
+             UPDATE jobs.runs
+             SET status = 'failed', error_kind = 'retryable', finished_at = now(),
+                 error = 'the attempt did not finish: its invocation timed out or crashed'
+             WHERE task = $1 AND message_id = $3 AND status = 'running'
+         )
+         INSERT INTO jobs.runs (task, ws_id, message_id, deduplication_id, message_group_id, attempt)
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id",
     )

@@ -433,3 +433,48 @@ async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) 
         .unwrap();
     assert_eq!(runs, 0, "nothing ran before the batch was rejected");
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn an_attempt_that_never_finished_is_closed_when_its_message_returns(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let ws = Uuid::new_v4();
+    let id = send(
+        &sqs,
+        &queues.queue_url,
+        &ws.to_string(),
+        "crashed",
+        &body(ws),
+    )
+    .await;
+    // What a worker killed mid-record leaves behind.
+    sqlx::query(
+        "INSERT INTO jobs.runs (task, ws_id, message_id, deduplication_id, attempt)
+         VALUES ('schedule-task', $1, $2, 'crashed', 1)",
+    )
+    .bind(ws)
+    .bind(&id)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let event = next_batch(&sqs, &queues.queue_url).await;
+    runner(&pool, &queues)
+        .await
+        .run_batch(&job, event, None)
+        .await
+        .unwrap();
+
+    let runs = runs_of(&pool, &id).await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].status, "failed");
+    assert!(runs[0].error.as_deref().unwrap().contains("did not finish"));
+    assert_eq!(runs[1].status, "succeeded");
+    let running: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs.runs WHERE status = 'running'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(running, 0);
+}
