@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use integration_tests::{
-    attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs, worker_config,
-    workspace,
+    Queues, attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs,
+    worker_config, workspace,
 };
 use jobs_cli::event_source::{EventSource, lambda_context};
 use lambda_runtime::LambdaEvent;
@@ -73,6 +73,14 @@ fn inside_weekday_hours(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> boo
         && blocks
             .iter()
             .any(|(b0, b1)| s.time() >= *b0 && e.time() <= *b1)
+}
+
+/// The function's state as `main` builds it, but on the test's database and queues.
+fn state(pool: &PgPool, sqs: &aws_sdk_sqs::Client, queues: &Queues) -> State {
+    State {
+        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(queues)),
+        job: ScheduleTask::new(pool.clone()),
+    }
 }
 
 fn overlaps(a: &Row, b: &Row) -> bool {
@@ -312,10 +320,7 @@ async fn unknown_workspaces_and_bad_settings_are_permanent_failures(pool: PgPool
 async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
-    let state = State {
-        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues)),
-        job: ScheduleTask::new(pool.clone()),
-    };
+    let state = state(&pool, &sqs, &queues);
     let now = Utc::now();
     let ws = workspace(&pool, Some("Asia/Ho_Chi_Minh")).await;
     let far = event(
@@ -469,10 +474,7 @@ impl TruncMicros for DateTime<Utc> {
 async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
-    let state = State {
-        runner: Runner::new(pool.clone(), sqs, &worker_config(&queues)),
-        job: ScheduleTask::new(pool.clone()),
-    };
+    let state = state(&pool, &sqs, &queues);
     jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
     let before = rows(&pool, jobs_cli::demo::DEMO_WS).await;
     let event: aws_lambda_events::event::sqs::SqsEvent =
