@@ -16,12 +16,9 @@ as_pg() {
 }
 
 pg_dir() {
-  # The cluster lives under the state dir when `postgres` can reach it, else under /tmp.
-  local dir="$STATE_DIR/pg"
-  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
-    dir="/tmp/tuturuuu-jobs-pg-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)"
-  fi
-  echo "$dir"
+  # Outside the checkout: `sam build` hashes the whole workspace (CodeUri ./) and cannot read
+  # a socket, and `postgres` (initdb refuses root) may not be able to reach the checkout.
+  echo "${LOCAL_PG_DIR:-/tmp/tuturuuu-jobs-pg-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)}"
 }
 
 pg_up() {
