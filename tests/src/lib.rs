@@ -295,6 +295,14 @@ pub struct RunRow {
     pub result: Option<serde_json::Value>,
 }
 
+/// The single number a `SELECT count(*) …` returns.
+pub async fn count(pool: &PgPool, query: &'static str) -> i64 {
+    sqlx::query_scalar(query)
+        .fetch_one(pool)
+        .await
+        .expect("counting rows")
+}
+
 /// Every run of `message_id`, oldest first.
 pub async fn runs_of(pool: &PgPool, message_id: &str) -> Vec<RunRow> {
     sqlx::query_as(

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use integration_tests::{
-    Queues, ScriptedJob, attribute, dead_letters, fifo_queues, next_batch, receive, runs_of, send,
-    sqs, worker_config,
+    Queues, ScriptedJob, attribute, count, dead_letters, fifo_queues, next_batch, receive, runs_of,
+    send, sqs, worker_config,
 };
 use jobs_cli::event_source::EventSource;
 use serde_json::json;
@@ -228,10 +228,7 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
         "{statuses:?}"
     );
     assert_eq!(statuses[1].0, "succeeded");
-    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let leases = count(&pool, "SELECT count(*) FROM jobs.leases").await;
     assert_eq!(leases, 0, "the winner released its lease");
 }
 
@@ -370,10 +367,7 @@ async fn a_panicking_job_is_retried_and_the_rest_of_the_batch_still_runs(pool: P
     );
     assert_eq!(runs_of(&pool, &good_id).await[0].status, "succeeded");
     assert_eq!(job.effects(good).await, 1);
-    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let leases = count(&pool, "SELECT count(*) FROM jobs.leases").await;
     assert_eq!(leases, 0, "the panicking run's lease was released");
 }
 
@@ -427,10 +421,7 @@ async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) 
             .contains("record 1 of the batch has no messageId"),
         "{err}"
     );
-    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.runs")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let runs = count(&pool, "SELECT count(*) FROM jobs.runs").await;
     assert_eq!(runs, 0, "nothing ran before the batch was rejected");
 }
 
@@ -471,10 +462,10 @@ async fn an_attempt_that_never_finished_is_closed_when_its_message_returns(pool:
     assert_eq!(runs[0].status, "failed");
     assert!(runs[0].error.as_deref().unwrap().contains("did not finish"));
     assert_eq!(runs[1].status, "succeeded");
-    let running: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs.runs WHERE status = 'running'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let running = count(
+        &pool,
+        "SELECT count(*) FROM jobs.runs WHERE status = 'running'",
+    )
+    .await;
     assert_eq!(running, 0);
 }

@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use integration_tests::count;
 use sqlx::PgPool;
 
 const MIRROR: &str = include_str!("../../migrations/20261126000001_tuturuuu_schema.sql");
@@ -33,10 +34,7 @@ async fn every_migration_can_run_twice(pool: PgPool) {
     ] {
         assert!(exists(&pool, table).await, "{table} missing");
     }
-    let colors: i64 = sqlx::query_scalar("SELECT count(*) FROM public.calendar_event_colors")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let colors = count(&pool, "SELECT count(*) FROM public.calendar_event_colors").await;
     assert_eq!(colors, 10, "seed rows are not duplicated");
 }
 

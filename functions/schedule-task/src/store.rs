@@ -1,6 +1,8 @@
 //! Reading a workspace's schedule inputs from Postgres and applying the plan, in one
 //! transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::error::{Classify, JobError};
@@ -89,6 +91,10 @@ pub async fn reschedule(
     .await
     .retryable("reading the workspace's events")?;
 
+    let at = |event: &EventRow| Interval {
+        start: event.start_at,
+        end: event.end_at,
+    };
     let (movable, obstacles): (Vec<_>, Vec<_>) = events
         .iter()
         .partition(|event| !event.locked && event.start_at > now);
@@ -96,19 +102,10 @@ pub async fn reschedule(
         .into_iter()
         .map(|event| Movable {
             id: event.id,
-            at: Interval {
-                start: event.start_at,
-                end: event.end_at,
-            },
+            at: at(event),
         })
         .collect();
-    let obstacles: Vec<Interval> = obstacles
-        .into_iter()
-        .map(|event| Interval {
-            start: event.start_at,
-            end: event.end_at,
-        })
-        .collect();
+    let obstacles: Vec<Interval> = obstacles.into_iter().map(at).collect();
 
     let plan = pack::plan(&pack::Inputs {
         now,
@@ -118,10 +115,11 @@ pub async fn reschedule(
         obstacles: &obstacles,
     });
 
+    let current: HashMap<Uuid, Interval> = movable.iter().map(|m| (m.id, m.at)).collect();
     let moved: Vec<_> = plan
         .placements
         .iter()
-        .filter(|p| movable.iter().any(|m| m.id == p.id && m.at != p.at))
+        .filter(|p| current.get(&p.id) != Some(&p.at))
         .collect();
     let ids: Vec<Uuid> = moved.iter().map(|p| p.id).collect();
     let starts: Vec<DateTime<Utc>> = moved.iter().map(|p| p.at.start).collect();
