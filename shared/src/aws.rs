@@ -3,10 +3,14 @@
 /// An SQS client from the standard chain: region, credentials, and `AWS_ENDPOINT_URL` (which
 /// points it at a local server in development and tests).
 pub async fn sqs_client() -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_sdk_sqs::Client::new(&sdk_config().await)
+}
+
+/// The SDK settings every client is built from (see [`sqs_client`]).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
+        .await
 }
 
 /// A one-line description of an SDK error: the service's code and message when the service

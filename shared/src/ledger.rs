@@ -5,7 +5,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ErrorKind;
-use crate::task::TaskName;
 
 /// The `status` column. The strings match the table's check constraint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +32,12 @@ impl RunStatus {
 /// What identifies one delivery of one message.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    pub task: TaskName,
+    /// A task's name, or `orchestrator`.
+    pub task: &'static str,
     /// Absent when the body had no usable `ws_id`.
     pub ws_id: Option<Uuid>,
     pub message_id: String,
-    /// `MessageDeduplicationId`, or the message id when the queue has none.
+    /// The idempotency key: the producer's `MessageDeduplicationId`, else the message id.
     pub deduplication_id: String,
     pub message_group_id: Option<String>,
     /// `ApproximateReceiveCount`.
@@ -70,7 +70,7 @@ pub async fn has_succeeded(pool: &PgPool, delivery: &Delivery) -> Result<bool, s
         "SELECT EXISTS (SELECT 1 FROM jobs.runs
                         WHERE task = $1 AND deduplication_id = $2 AND status = 'succeeded')",
     )
-    .bind(delivery.task.as_str())
+    .bind(delivery.task)
     .bind(&delivery.deduplication_id)
     .fetch_one(pool)
     .await
@@ -93,7 +93,7 @@ pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Erro
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id",
     )
-    .bind(delivery.task.as_str())
+    .bind(delivery.task)
     .bind(delivery.ws_id)
     .bind(&delivery.message_id)
     .bind(&delivery.deduplication_id)

@@ -18,6 +18,7 @@ pub mod hours;
 pub mod lease;
 pub mod ledger;
 pub mod payload;
+pub mod producer;
 pub mod runner;
 pub mod schema;
 pub mod task;

@@ -230,14 +230,10 @@ impl Runner {
         };
         let ws_id = parsed.as_ref().ok().map(TaskPayload::ws_id);
         let delivery = Delivery {
-            task,
+            task: task.as_str(),
             ws_id,
             message_id: message_id.to_owned(),
-            deduplication_id: record
-                .attributes
-                .get("MessageDeduplicationId")
-                .cloned()
-                .unwrap_or_else(|| message_id.to_owned()),
+            deduplication_id: idempotency_key(record, message_id),
             message_group_id: record.attributes.get("MessageGroupId").cloned(),
             attempt: attempt_of(record),
         };
@@ -362,7 +358,7 @@ impl Runner {
         if error.kind() == ErrorKind::Permanent {
             let message = error.to_string();
             let letter = DeadLetter {
-                task: delivery.task.as_str(),
+                task: delivery.task,
                 body: record.body.as_deref().unwrap_or_default(),
                 original_message_id: &delivery.message_id,
                 message_group_id: delivery.message_group_id.as_deref(),
@@ -455,6 +451,26 @@ fn deadline_is_near(deadline: Option<SystemTime>, margin: Duration) -> bool {
     })
 }
 
+/// The key a success is recorded under: the producer's `MessageDeduplicationId`. When SQS
+/// derived that id from the body (content-based deduplication, as for messages EventBridge
+/// Scheduler sends), it only says "same body", and identical bodies recur as new work, so the
+/// message id is the key instead.
+fn idempotency_key(record: &SqsMessage, message_id: &str) -> String {
+    let body = record.body.as_deref().unwrap_or_default();
+    match record.attributes.get("MessageDeduplicationId") {
+        Some(id) if *id != sha256_hex(body) => id.clone(),
+        _ => message_id.to_owned(),
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 fn attempt_of(record: &SqsMessage) -> i32 {
     record
         .attributes
@@ -536,6 +552,41 @@ mod tests {
                 .unwrap()
                 .as_secs(),
             1_795_715_438
+        );
+    }
+
+    fn record(body: &str, dedup: Option<&str>) -> SqsMessage {
+        let mut record = SqsMessage::default();
+        record.body = Some(body.to_owned());
+        if let Some(dedup) = dedup {
+            record
+                .attributes
+                .insert("MessageDeduplicationId".to_owned(), dedup.to_owned());
+        }
+        record
+    }
+
+    #[test]
+    fn content_derived_deduplication_ids_fall_back_to_the_message_id() {
+        let body = r#"{"ws_id":"0de00000-0000-4000-8000-000000000001"}"#;
+        // What SQS sets for content-based deduplication (the digest is checked below).
+        let content_id = sha256_hex(body);
+        assert_eq!(
+            idempotency_key(&record(body, Some(&content_id)), "m-1"),
+            "m-1"
+        );
+        assert_eq!(
+            idempotency_key(&record(body, Some("schedule-task:ws:tick")), "m-1"),
+            "schedule-task:ws:tick"
+        );
+        assert_eq!(idempotency_key(&record(body, None), "m-1"), "m-1");
+    }
+
+    #[test]
+    fn sha256_matches_a_known_digest() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 }

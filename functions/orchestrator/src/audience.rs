@@ -1,0 +1,147 @@
+//! Which workspaces a fan-out reaches, read in keyset pages (never one unbounded query).
+
+use shared::task::TaskName;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Why an enumerated workspace gets no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// `workspaces.deleted`.
+    Deleted,
+    /// Personal workspaces need a signed-in user to schedule (reference §7.2).
+    Personal,
+    /// Timezone `auto` or unset: there is no local day to schedule into.
+    TimezoneUnset,
+}
+
+impl SkipReason {
+    /// The key in the run's `skipped_reasons`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Deleted => "deleted",
+            SkipReason::Personal => "personal",
+            SkipReason::TimezoneUnset => "timezone_unset",
+        }
+    }
+}
+
+/// One distinct workspace of the audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub ws_id: Uuid,
+    pub skip: Option<SkipReason>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    ws_id: Uuid,
+    personal: bool,
+    timezone: Option<String>,
+    deleted: bool,
+}
+
+/// The distinct workspaces of `task` after `after` (exclusive), at most `limit`, in `ws_id`
+/// order. The inner query pages over the audience table's `ws_id` index; the workspace row is
+/// joined afterwards, so skipped workspaces still advance the cursor.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn page(
+    pool: &PgPool,
+    task: TaskName,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let audience = match task {
+        // Distinct workspaces, not token rows: two tokens must not mean two syncs.
+        TaskName::CalendarSync | TaskName::CalendarFullSync => {
+            "SELECT DISTINCT ws_id FROM public.calendar_auth_tokens
+             WHERE provider = 'google' AND is_active"
+        }
+        TaskName::ScheduleTask => {
+            "SELECT DISTINCT ws_id FROM public.calendar_auth_tokens WHERE is_active"
+        }
+        TaskName::UnifiedSchedule => {
+            "SELECT DISTINCT ws_id FROM public.workspace_habits
+             WHERE is_active AND auto_schedule AND deleted_at IS NULL"
+        }
+    };
+    // The cursor is a bound parameter; only these fixed fragments are spliced in. The first
+    // page has no cursor because the nil UUID is a real workspace id in Tuturuuu.
+    let cursor = if after.is_some() {
+        "AND ws_id > $2"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT a.ws_id, w.personal, w.timezone, coalesce(w.deleted, false) AS deleted
+         FROM ({audience} {cursor} ORDER BY ws_id LIMIT $1) a
+         JOIN public.workspaces w ON w.id = a.ws_id
+         ORDER BY a.ws_id"
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql).bind(limit);
+    if let Some(after) = after {
+        query = query.bind(after);
+    }
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Candidate {
+            ws_id: row.ws_id,
+            skip: skip_reason(task, &row),
+        })
+        .collect())
+}
+
+fn skip_reason(task: TaskName, row: &Row) -> Option<SkipReason> {
+    if row.deleted {
+        return Some(SkipReason::Deleted);
+    }
+    if task != TaskName::UnifiedSchedule {
+        return None;
+    }
+    let timezone = row.timezone.as_deref().map(str::trim).unwrap_or_default();
+    if row.personal {
+        Some(SkipReason::Personal)
+    } else if timezone.is_empty() || timezone.eq_ignore_ascii_case("auto") {
+        Some(SkipReason::TimezoneUnset)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(personal: bool, timezone: Option<&str>, deleted: bool) -> Row {
+        Row {
+            ws_id: Uuid::nil(),
+            personal,
+            timezone: timezone.map(str::to_owned),
+            deleted,
+        }
+    }
+
+    #[test]
+    fn only_unified_schedule_skips_personal_and_unset_timezones() {
+        let unified = TaskName::UnifiedSchedule;
+        assert_eq!(skip_reason(unified, &row(false, Some("Europe/Berlin"), false)), None);
+        assert_eq!(
+            skip_reason(unified, &row(true, Some("Europe/Berlin"), false)),
+            Some(SkipReason::Personal)
+        );
+        for tz in [None, Some(""), Some("auto"), Some(" AUTO ")] {
+            assert_eq!(
+                skip_reason(unified, &row(false, tz, false)),
+                Some(SkipReason::TimezoneUnset)
+            );
+        }
+        assert_eq!(skip_reason(TaskName::CalendarSync, &row(true, None, false)), None);
+        assert_eq!(
+            skip_reason(TaskName::CalendarSync, &row(false, None, true)),
+            Some(SkipReason::Deleted)
+        );
+    }
+}

@@ -1,0 +1,604 @@
+//! Enqueueing work (DESIGN §3): the producer side, for Rust services and the orchestrator.
+//!
+//! Every message goes to its task's FIFO queue with `MessageGroupId = ws_id` and an explicit
+//! `MessageDeduplicationId`. Batches of ten go out with `SendMessageBatch`, and entries the
+//! queue reports as failed are sent again (with the same deduplication id, so a retry of an
+//! entry SQS did accept is dropped by SQS rather than delivered twice).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    RetryPolicy, SqsParameters, Target,
+};
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+use crate::aws::describe;
+use crate::config::{ConfigErrors, Env};
+use crate::error::ErrorKind;
+use crate::payload::{PayloadError, TaskPayload};
+use crate::task::TaskName;
+
+/// `SendMessageBatch` takes at most ten entries.
+pub const MAX_BATCH: usize = 10;
+/// Calls per batch before its remaining entries count as failed (the SDK retries each call
+/// on its own as well; these attempts are for entries SQS reports as failed).
+const MAX_SEND_ATTEMPTS: u32 = 4;
+/// First pause before re-sending failed entries; doubles per attempt, jittered.
+const RESEND_BASE: Duration = Duration::from_millis(100);
+
+/// Why a message could not be enqueued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProducerError {
+    #[error("invalid {task} payload: {source}")]
+    Payload {
+        task: TaskName,
+        source: PayloadError,
+    },
+    #[error("no queue URL for {task}: set {var}")]
+    NoQueue { task: TaskName, var: &'static str },
+    #[error("invalid deduplication id {id:?}: {reason}")]
+    DeduplicationId { id: String, reason: &'static str },
+    #[error("enqueue_at needs SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to send to the queue")]
+    NoSchedulerRole,
+    #[error("enqueue_at needs a time in the future, got {0}")]
+    NotInFuture(DateTime<Utc>),
+    #[error("{operation} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        message: String,
+    },
+}
+
+impl ProducerError {
+    /// Only AWS call failures are worth retrying; everything else is the caller's mistake.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ProducerError::Aws { .. } => ErrorKind::Retryable,
+            _ => ErrorKind::Permanent,
+        }
+    }
+}
+
+/// One message ready for its task's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub task: TaskName,
+    /// `MessageGroupId`: the payload's `ws_id`.
+    pub group_id: String,
+    /// `MessageDeduplicationId`; the worker's run ledger also keys idempotency on it.
+    pub deduplication_id: String,
+    /// The payload as JSON.
+    pub body: String,
+}
+
+impl OutgoingMessage {
+    /// Validates and serialises `payload`. The deduplication id is fresh
+    /// (`<task>:<ws_id>:<uuid>`): the SDK's own retries reuse it, so a resent request is not
+    /// delivered twice, but two calls are two pieces of work. Use
+    /// [`OutgoingMessage::with_deduplication_id`] to make your own retries idempotent too.
+    ///
+    /// # Errors
+    /// The payload fails its validation.
+    pub fn new<P: TaskPayload>(payload: &P) -> Result<Self, ProducerError> {
+        let invalid = |source| ProducerError::Payload {
+            task: P::TASK,
+            source,
+        };
+        payload.validate().map_err(invalid)?;
+        let body = serde_json::to_string(payload)
+            .map_err(|err| invalid(PayloadError::NotJson(err.to_string())))?;
+        let ws_id = payload.ws_id();
+        Ok(OutgoingMessage {
+            task: P::TASK,
+            group_id: ws_id.to_string(),
+            deduplication_id: format!("{}:{ws_id}:{}", P::TASK, Uuid::new_v4().simple()),
+            body,
+        })
+    }
+
+    /// Replaces the deduplication id with the caller's idempotency key.
+    ///
+    /// # Errors
+    /// The id is empty, longer than 128 characters, or has characters SQS rejects.
+    pub fn with_deduplication_id(mut self, id: impl Into<String>) -> Result<Self, ProducerError> {
+        let id = id.into();
+        let reason = if id.is_empty() {
+            Some("must not be empty")
+        } else if id.len() > 128 {
+            Some("must be at most 128 characters")
+        } else if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+        {
+            Some("may only hold ASCII letters, digits and punctuation")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(ProducerError::DeduplicationId { id, reason });
+        }
+        self.deduplication_id = id;
+        Ok(self)
+    }
+}
+
+/// The four task queues' URLs, from `<TASK>_QUEUE_URL`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueUrls(BTreeMap<TaskName, String>);
+
+impl QueueUrls {
+    /// Reads every task's queue variable; with `required`, a missing one is an error.
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, required: bool) -> Self {
+        let mut urls = QueueUrls::default();
+        for task in TaskName::ALL {
+            let var = task.queue_url_var();
+            if required || env.optional(var).is_some() {
+                urls.insert(task, env.required_url(var));
+            }
+        }
+        urls
+    }
+
+    /// Sets one task's queue.
+    pub fn insert(&mut self, task: TaskName, url: impl Into<String>) {
+        self.0.insert(task, url.into());
+    }
+
+    /// The queue of `task`.
+    ///
+    /// # Errors
+    /// No URL was configured for it.
+    pub fn get(&self, task: TaskName) -> Result<&str, ProducerError> {
+        self.0
+            .get(&task)
+            .map(String::as_str)
+            .ok_or(ProducerError::NoQueue {
+                task,
+                var: task.queue_url_var(),
+            })
+    }
+}
+
+/// What one or more batch sends did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendReport {
+    /// `SendMessageBatch` calls made, retries included.
+    pub calls: u64,
+    /// Entries SQS accepted.
+    pub sent: u64,
+    /// Entries sent again after SQS reported them as failed.
+    pub resent: u64,
+    /// Entries still failed after every attempt.
+    pub failed: Vec<FailedEntry>,
+}
+
+impl SendReport {
+    fn absorb(&mut self, other: SendReport) {
+        self.calls += other.calls;
+        self.sent += other.sent;
+        self.resent += other.resent;
+        self.failed.extend(other.failed);
+    }
+}
+
+/// An entry that could not be enqueued, and the queue's last word on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEntry {
+    pub group_id: String,
+    pub deduplication_id: String,
+    pub error: String,
+}
+
+/// Sends `messages` to one queue in batches of ten, at most `in_flight` calls at a time.
+/// Entries reported as failed through no fault of the sender are re-sent up to three times
+/// with jittered backoff; entries the queue rejects as invalid are not.
+pub async fn send_batches(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    messages: Vec<OutgoingMessage>,
+    in_flight: usize,
+) -> SendReport {
+    let mut batches = Vec::with_capacity(messages.len().div_ceil(MAX_BATCH));
+    let mut messages = messages.into_iter().peekable();
+    while messages.peek().is_some() {
+        batches.push(messages.by_ref().take(MAX_BATCH).collect::<Vec<_>>());
+    }
+    futures_util::stream::iter(batches)
+        .map(|batch| send_batch(sqs, queue_url, batch))
+        .buffer_unordered(in_flight.max(1))
+        .fold(SendReport::default(), |mut total, report| async move {
+            total.absorb(report);
+            total
+        })
+        .await
+}
+
+async fn send_batch(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    batch: Vec<OutgoingMessage>,
+) -> SendReport {
+    let mut report = SendReport::default();
+    // Entry ids only need to be unique within one call: the position in the batch.
+    let mut pending: BTreeMap<String, (OutgoingMessage, String)> = batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, message)| (i.to_string(), (message, String::new())))
+        .collect();
+    for attempt in 0..MAX_SEND_ATTEMPTS {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 0 {
+            tokio::time::sleep(resend_delay(attempt)).await;
+            report.resent += pending.len() as u64;
+        }
+        report.calls += 1;
+        let entries = pending
+            .iter()
+            .filter_map(|(id, (message, _))| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .message_body(&message.body)
+                    .message_group_id(&message.group_id)
+                    .message_deduplication_id(&message.deduplication_id)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let response = sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match response {
+            Ok(output) => {
+                for ok in output.successful() {
+                    if pending.remove(ok.id()).is_some() {
+                        report.sent += 1;
+                    }
+                }
+                for failed in output.failed() {
+                    let error = format!(
+                        "{}: {}",
+                        failed.code(),
+                        failed.message().unwrap_or_default()
+                    );
+                    if failed.sender_fault() {
+                        if let Some((message, _)) = pending.remove(failed.id()) {
+                            report.failed.push(failed_entry(message, error));
+                        }
+                    } else if let Some(entry) = pending.get_mut(failed.id()) {
+                        entry.1 = error;
+                    }
+                }
+            }
+            Err(err) => {
+                let error = describe(&err);
+                for entry in pending.values_mut() {
+                    entry.1.clone_from(&error);
+                }
+            }
+        }
+    }
+    report.failed.extend(
+        pending
+            .into_values()
+            .map(|(message, error)| failed_entry(message, error)),
+    );
+    report
+}
+
+fn failed_entry(message: OutgoingMessage, error: String) -> FailedEntry {
+    FailedEntry {
+        group_id: message.group_id,
+        deduplication_id: message.deduplication_id,
+        error,
+    }
+}
+
+fn resend_delay(attempt: u32) -> Duration {
+    let ceiling = RESEND_BASE.saturating_mul(1 << attempt.min(8));
+    ceiling / 2 + Duration::from_millis(fastrand::u64(0..=(ceiling / 2).as_millis() as u64))
+}
+
+/// What a [`Producer`] needs besides its clients.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerConfig {
+    /// `<TASK>_QUEUE_URL`, for the tasks this service enqueues.
+    pub queues: QueueUrls,
+    /// `SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to send delayed messages.
+    pub scheduler_role_arn: Option<String>,
+    /// `SCHEDULE_GROUP` (default `default`): where one-time schedules are created.
+    pub schedule_group: String,
+    /// `SCHEDULER_DEAD_LETTER_ARN`: an SQS queue for delayed messages Scheduler could not send.
+    pub scheduler_dead_letter_arn: Option<String>,
+    /// `ENQUEUE_SENDS_IN_FLIGHT` (default 8): concurrent `SendMessageBatch` calls.
+    pub sends_in_flight: usize,
+}
+
+impl ProducerConfig {
+    /// Reads the producer settings.
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>) -> Self {
+        ProducerConfig {
+            queues: QueueUrls::read(env, false),
+            scheduler_role_arn: env.optional("SCHEDULER_ROLE_ARN"),
+            schedule_group: env
+                .optional("SCHEDULE_GROUP")
+                .unwrap_or_else(|| "default".to_owned()),
+            scheduler_dead_letter_arn: env.optional("SCHEDULER_DEAD_LETTER_ARN"),
+            sends_in_flight: env.parse_or("ENQUEUE_SENDS_IN_FLIGHT", 8),
+        }
+    }
+
+    /// Reads the producer settings from the process environment.
+    ///
+    /// # Errors
+    /// Every invalid variable, by name.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        let mut env = Env::process();
+        let config = ProducerConfig::read(&mut env);
+        env.finish(config)
+    }
+}
+
+/// Enqueues task payloads: now, in bulk, or at a later time.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    sqs: aws_sdk_sqs::Client,
+    scheduler: aws_sdk_scheduler::Client,
+    config: ProducerConfig,
+}
+
+impl Producer {
+    /// A producer over existing clients.
+    pub fn new(
+        sqs: aws_sdk_sqs::Client,
+        scheduler: aws_sdk_scheduler::Client,
+        config: ProducerConfig,
+    ) -> Self {
+        Producer {
+            sqs,
+            scheduler,
+            config,
+        }
+    }
+
+    /// A producer configured from the environment, with clients from the standard AWS chain
+    /// (`AWS_ENDPOINT_URL` points them at a local server).
+    ///
+    /// # Errors
+    /// Every invalid variable, by name.
+    pub async fn from_env() -> Result<Self, ConfigErrors> {
+        let config = ProducerConfig::from_env()?;
+        let sdk = crate::aws::sdk_config().await;
+        Ok(Producer::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            aws_sdk_scheduler::Client::new(&sdk),
+            config,
+        ))
+    }
+
+    /// Enqueues one payload now; returns the SQS message id.
+    ///
+    /// # Errors
+    /// An invalid payload, an unconfigured queue, or the send failing.
+    pub async fn enqueue<P: TaskPayload>(&self, payload: &P) -> Result<String, ProducerError> {
+        self.send(OutgoingMessage::new(payload)?).await
+    }
+
+    /// Sends one prepared message; returns the SQS message id.
+    ///
+    /// # Errors
+    /// An unconfigured queue or the send failing.
+    pub async fn send(&self, message: OutgoingMessage) -> Result<String, ProducerError> {
+        let output = self
+            .sqs
+            .send_message()
+            .queue_url(self.config.queues.get(message.task)?)
+            .message_body(message.body)
+            .message_group_id(message.group_id)
+            .message_deduplication_id(message.deduplication_id)
+            .send()
+            .await
+            .map_err(|err| ProducerError::Aws {
+                operation: "SendMessage",
+                message: describe(&err),
+            })?;
+        Ok(output.message_id().unwrap_or_default().to_owned())
+    }
+
+    /// Sends many messages, to whichever task queues they belong, in batches of ten.
+    /// Entries that still fail are listed in the report; the others are delivered.
+    ///
+    /// # Errors
+    /// A message's task has no queue configured (checked before anything is sent).
+    pub async fn enqueue_many(
+        &self,
+        messages: Vec<OutgoingMessage>,
+    ) -> Result<SendReport, ProducerError> {
+        let mut by_task: BTreeMap<TaskName, Vec<OutgoingMessage>> = BTreeMap::new();
+        for message in messages {
+            self.config.queues.get(message.task)?;
+            by_task.entry(message.task).or_default().push(message);
+        }
+        let mut report = SendReport::default();
+        for (task, messages) in by_task {
+            let url = self.config.queues.get(task)?;
+            report.absorb(send_batches(&self.sqs, url, messages, self.config.sends_in_flight).await);
+        }
+        Ok(report)
+    }
+
+    /// Enqueues `payload` at `when`. FIFO queues cannot delay single messages, so this
+    /// creates an EventBridge Scheduler one-time schedule (`at(...)`, deleted after it fires)
+    /// whose SQS target carries the payload and its message group. Returns the schedule's name.
+    ///
+    /// Scheduler sends without a deduplication id, so the task queues have content-based
+    /// deduplication on; the workers then key idempotency on the message id.
+    ///
+    /// # Errors
+    /// An invalid payload, a time not in the future, no `SCHEDULER_ROLE_ARN`, an unconfigured
+    /// queue, or an AWS call failing.
+    pub async fn enqueue_at<P: TaskPayload>(
+        &self,
+        payload: &P,
+        when: DateTime<Utc>,
+    ) -> Result<String, ProducerError> {
+        let message = OutgoingMessage::new(payload)?;
+        if when <= Utc::now() {
+            return Err(ProducerError::NotInFuture(when));
+        }
+        let role_arn = self
+            .config
+            .scheduler_role_arn
+            .as_deref()
+            .ok_or(ProducerError::NoSchedulerRole)?;
+        let queue_arn = self.queue_arn(message.task).await?;
+        let name = format!("{}-{}", message.task, Uuid::new_v4().simple());
+
+        let aws_error = |operation| {
+            move |message: String| ProducerError::Aws { operation, message }
+        };
+        let sqs_parameters = SqsParameters::builder()
+            .message_group_id(&message.group_id)
+            .build();
+        // Delayed work must survive a Scheduler or SQS hiccup: AWS's maximum retry window.
+        let retry_policy = RetryPolicy::builder()
+            .maximum_event_age_in_seconds(86_400)
+            .maximum_retry_attempts(185)
+            .build();
+        let mut target = Target::builder()
+            .arn(queue_arn)
+            .role_arn(role_arn)
+            .input(&message.body)
+            .sqs_parameters(sqs_parameters)
+            .retry_policy(retry_policy);
+        if let Some(arn) = &self.config.scheduler_dead_letter_arn {
+            target = target.dead_letter_config(DeadLetterConfig::builder().arn(arn).build());
+        }
+        let target = target
+            .build()
+            .map_err(|err| aws_error("CreateSchedule")(err.to_string()))?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|err| aws_error("CreateSchedule")(err.to_string()))?;
+
+        self.scheduler
+            .create_schedule()
+            .name(&name)
+            .group_name(&self.config.schedule_group)
+            .schedule_expression(format!("at({})", when.format("%Y-%m-%dT%H:%M:%S")))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .description(format!("{} for workspace {}", message.task, message.group_id))
+            .target(target)
+            .send()
+            .await
+            .map_err(|err| aws_error("CreateSchedule")(describe(&err)))?;
+        Ok(name)
+    }
+
+    async fn queue_arn(&self, task: TaskName) -> Result<String, ProducerError> {
+        let output = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.config.queues.get(task)?)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|err| ProducerError::Aws {
+                operation: "GetQueueAttributes",
+                message: describe(&err),
+            })?;
+        output
+            .attributes()
+            .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or(ProducerError::Aws {
+                operation: "GetQueueAttributes",
+                message: format!("no QueueArn returned for the {task} queue"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{CalendarSyncPayload, UnifiedSchedulePayload};
+
+    fn ws() -> Uuid {
+        Uuid::parse_str("0de00000-0000-4000-8000-0000000000aa").unwrap()
+    }
+
+    #[test]
+    fn messages_carry_group_and_task_scoped_deduplication_ids() {
+        let message = OutgoingMessage::new(&CalendarSyncPayload {
+            ws_id: ws(),
+            calendar_id: None,
+        })
+        .unwrap();
+        assert_eq!(message.task, TaskName::CalendarSync);
+        assert_eq!(message.group_id, ws().to_string());
+        assert!(
+            message
+                .deduplication_id
+                .starts_with(&format!("calendar-sync:{}:", ws()))
+        );
+        assert_eq!(message.body, format!(r#"{{"ws_id":"{}"}}"#, ws()));
+        let other = OutgoingMessage::new(&CalendarSyncPayload {
+            ws_id: ws(),
+            calendar_id: None,
+        })
+        .unwrap();
+        assert_ne!(message.deduplication_id, other.deduplication_id);
+    }
+
+    #[test]
+    fn invalid_payloads_and_ids_are_refused_by_name() {
+        let err = OutgoingMessage::new(&UnifiedSchedulePayload {
+            ws_id: ws(),
+            window_days: Some(400),
+            force_reschedule: None,
+            user_id: None,
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Permanent);
+        assert!(err.to_string().contains("windowDays"), "{err}");
+
+        let message = OutgoingMessage::new(&CalendarSyncPayload {
+            ws_id: ws(),
+            calendar_id: None,
+        })
+        .unwrap();
+        for bad in ["", "é", &"x".repeat(129)] {
+            let err = message.clone().with_deduplication_id(bad).unwrap_err();
+            assert!(matches!(err, ProducerError::DeduplicationId { .. }), "{err}");
+        }
+        let ok = message.with_deduplication_id("web:req-42").unwrap();
+        assert_eq!(ok.deduplication_id, "web:req-42");
+    }
+
+    #[test]
+    fn missing_queues_name_their_variable() {
+        let err = QueueUrls::default().get(TaskName::UnifiedSchedule).unwrap_err();
+        assert!(err.to_string().contains("UNIFIED_SCHEDULE_QUEUE_URL"), "{err}");
+    }
+
+    #[test]
+    fn resend_delays_grow_with_jitter() {
+        for attempt in 1..4 {
+            let ceiling = RESEND_BASE * (1 << attempt);
+            let delay = resend_delay(attempt);
+            assert!(delay >= ceiling / 2 && delay <= ceiling, "{delay:?}");
+        }
+    }
+}
