@@ -7,6 +7,8 @@
 // Test support: a failed set-up step should stop the test with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+pub mod sqs_faults;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -30,8 +32,8 @@ pub async fn sqs() -> aws_sdk_sqs::Client {
     shared::aws::sqs_client().await
 }
 
-/// A source queue and its DLQ, shaped like the template's (FIFO, explicit deduplication,
-/// redrive after 5 receives), with a name of its own so tests never share queues.
+/// A source queue and its DLQ, shaped like the template's (FIFO, content-based deduplication
+/// for Scheduler's sends, redrive after 5 receives), with a name of its own so tests never share queues.
 #[derive(Debug, Clone)]
 pub struct Queues {
     pub queue_url: String,
@@ -45,7 +47,7 @@ pub async fn fifo_queues(sqs: &aws_sdk_sqs::Client, visibility_timeout: u32) -> 
         .create_queue()
         .queue_name(format!("{name}-dlq.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
         .send()
         .await
         .expect("creating the DLQ")
@@ -56,7 +58,7 @@ pub async fn fifo_queues(sqs: &aws_sdk_sqs::Client, visibility_timeout: u32) -> 
         .create_queue()
         .queue_name(format!("{name}.fifo"))
         .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
         .attributes(
             QueueAttributeName::VisibilityTimeout,
             visibility_timeout.to_string(),
@@ -313,4 +315,70 @@ pub async fn runs_of(pool: &PgPool, message_id: &str) -> Vec<RunRow> {
     .fetch_all(pool)
     .await
     .expect("reading runs")
+}
+
+/// Adds a calendar token to `ws_id` (its creator's) and returns its id.
+pub async fn calendar_token(pool: &PgPool, ws_id: Uuid, provider: &str, active: bool) -> Uuid {
+    sqlx::query_scalar(
+        "INSERT INTO public.calendar_auth_tokens
+             (user_id, ws_id, access_token, refresh_token, provider, is_active, account_email)
+         SELECT creator_id, id, 'access-secret', 'refresh-secret', $2, $3, gen_random_uuid()::text
+         FROM public.workspaces WHERE id = $1
+         RETURNING id",
+    )
+    .bind(ws_id)
+    .bind(provider)
+    .bind(active)
+    .fetch_one(pool)
+    .await
+    .expect("inserting a calendar token")
+}
+
+/// Adds a habit to `ws_id`.
+pub async fn habit(pool: &PgPool, ws_id: Uuid, active: bool, auto_schedule: bool, deleted: bool) {
+    sqlx::query(
+        "INSERT INTO public.workspace_habits (ws_id, name, is_active, auto_schedule, deleted_at)
+         VALUES ($1, 'Read', $2, $3, CASE WHEN $4 THEN now() END)",
+    )
+    .bind(ws_id)
+    .bind(active)
+    .bind(auto_schedule)
+    .bind(deleted)
+    .execute(pool)
+    .await
+    .expect("inserting a habit");
+}
+
+/// Marks `ws_id` personal.
+pub async fn make_personal(pool: &PgPool, ws_id: Uuid) {
+    sqlx::query("UPDATE public.workspaces SET personal = true WHERE id = $1")
+        .bind(ws_id)
+        .execute(pool)
+        .await
+        .expect("updating a workspace");
+}
+
+/// Receives and deletes every message of `url`, with attributes.
+pub async fn drain_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
+    let mut all = Vec::new();
+    loop {
+        let batch = receive(sqs, url, 0).await;
+        if batch.is_empty() {
+            return all;
+        }
+        for message in &batch {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("deleting a message");
+        }
+        all.extend(batch);
+    }
+}
+
+/// A system attribute (`MessageGroupId`, `MessageDeduplicationId`, …) of `message`.
+pub fn system_attribute(message: &Message, name: MessageSystemAttributeName) -> Option<String> {
+    message.attributes().and_then(|a| a.get(&name)).cloned()
 }
