@@ -192,6 +192,46 @@ async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effect
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn identical_bodies_without_a_deduplication_id_are_each_done(pool: PgPool) {
+    // EventBridge Scheduler (enqueue_at) sends no deduplication id, so SQS derives one from
+    // the body. Two delayed runs of the same payload are two pieces of work, not a replay.
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 300).await;
+    let job = ScriptedJob::new(pool.clone()).await;
+    let runner = runner(&pool, &queues).await;
+    let source = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap();
+    let ws = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = sqs
+            .send_message()
+            .queue_url(&queues.queue_url)
+            .message_group_id(ws.to_string())
+            .message_body(body(ws))
+            .send()
+            .await
+            .unwrap()
+            .message_id
+            .unwrap();
+        source
+            .drain(Duration::from_secs(10), |event| {
+                runner.run_batch(&job, event, None)
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(job.effects(ws).await, 2);
+    for id in &ids {
+        assert_eq!(runs_of(&pool, id).await[0].status, "succeeded");
+    }
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool: PgPool) {
     let sqs = sqs().await;
     // Two queues whose tasks share the lease scope of one workspace, each with its own worker.
