@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks that template.yaml and the workspace agree, and that every function and queue keeps
 the rules of DESIGN §1 and §4 that cfn-lint cannot know about. Exits non-zero on any failure."""
+import json
 import os
 import pathlib
 import sys
@@ -67,16 +68,50 @@ for name, fn in functions.items():
         check(int(queue["VisibilityTimeout"]) >= 6 * timeout,
               f"{name}: queue visibility timeout must be >= 6 x the function timeout ({6 * timeout})")
     env = props.get("Environment", {}).get("Variables", {})
-    check("DEAD_LETTER_QUEUE_URL" in env, f"{name}: DEAD_LETTER_QUEUE_URL must be set")
+    if sqs_events:
+        check("DEAD_LETTER_QUEUE_URL" in env, f"{name}: DEAD_LETTER_QUEUE_URL must be set")
+
+# The orchestrator: one schedule per task, sending only to the four task queues.
+TASKS = ["calendar-sync", "calendar-full-sync", "schedule-task", "unified-schedule"]
+task_queues = {
+    name for name, res in resources.items()
+    if res["Type"] == "AWS::SQS::Queue" and res["Properties"].get("RedrivePolicy")
+}
+orchestrator = functions.get(binaries.get("orchestrator"), {}).get("Properties", {})
+check(bool(orchestrator), "the orchestrator function is missing")
+fanned_out = []
+for event in orchestrator.get("Events", {}).values():
+    if event["Type"] != "ScheduleV2":
+        continue
+    ev = event["Properties"]
+    task = json.loads(ev["Input"]).get("fan_out")
+    fanned_out.append(task)
+    check("<aws.scheduler.scheduled-time>" in ev["Input"],
+          f"schedule {task}: scheduled_at must be the scheduled time (the deduplication tick)")
+    check("RetryPolicy" in ev and "DeadLetterConfig" in ev,
+          f"schedule {task}: needs a retry policy and a dead-letter queue")
+check(sorted(fanned_out) == sorted(TASKS), f"orchestrator schedules {fanned_out} must be exactly {TASKS}")
+sent_to = set()
+for policy in orchestrator.get("Policies", []):
+    check(list(policy) == ["SQSSendMessagePolicy"], f"orchestrator: unexpected policy {list(policy)}")
+    sent_to.add(logical_of(policy.get("SQSSendMessagePolicy", {}).get("QueueName")))
+check(sent_to == task_queues, f"orchestrator may send to the task queues only, got {sorted(sent_to)}")
+for task in TASKS:
+    var = task.replace("-", "_").upper() + "_QUEUE_URL"
+    check(var in orchestrator.get("Environment", {}).get("Variables", {}), f"orchestrator: {var} must be set")
 
 for name, res in resources.items():
     if res["Type"] != "AWS::SQS::Queue":
         continue
     props = res["Properties"]
+    check(props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, f"{name}: must be encrypted")
+    if name == "SchedulerDeadLetterQueue":
+        continue
     check(props.get("FifoQueue") is True, f"{name}: must be FIFO")
-    check(props.get("ContentBasedDeduplication") is False,
-          f"{name}: content-based deduplication must be off (idempotency keys on explicit ids)")
     redrive = props.get("RedrivePolicy")
+    if redrive:
+        check(props.get("ContentBasedDeduplication") is True,
+              f"{name}: content-based deduplication must be on (EventBridge Scheduler targets need it)")
     if redrive:
         dlq = resources[logical_of(redrive["deadLetterTargetArn"])]["Properties"]
         check(int(redrive["maxReceiveCount"]) == 5, f"{name}: maxReceiveCount must be 5")

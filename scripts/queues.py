@@ -44,6 +44,8 @@ def resolve_name(value):
 def env_name(queue_name):
     """tuturuuu-jobs-schedule-task-dlq.fifo -> SCHEDULE_TASK_DLQ_URL."""
     base = queue_name[len(STACK) + 1 :].removesuffix(".fifo")
+    if base == "scheduler-dlq":
+        return "SCHEDULER_DEAD_LETTER_URL"
     if base.endswith("-dlq"):
         return base[: -len("-dlq")].replace("-", "_").upper() + "_DLQ_URL"
     return base.replace("-", "_").upper() + "_QUEUE_URL"
@@ -66,7 +68,7 @@ def main():
             return
         props = queues[logical]
         attributes = {}
-        for key in ("FifoQueue", "ContentBasedDeduplication", "VisibilityTimeout",
+        for key in ("FifoQueue", "ContentBasedDeduplication", "VisibilityTimeout", "SqsManagedSseEnabled",
                     "MessageRetentionPeriod", "DelaySeconds", "DeduplicationScope",
                     "FifoThroughputLimit"):
             if key in props:
@@ -81,7 +83,13 @@ def main():
                 {"deadLetterTargetArn": arns[target], "maxReceiveCount": str(redrive["maxReceiveCount"])}
             )
         name = resolve_name(props["QueueName"])
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except sqs.exceptions.QueueNameExists:
+            # The template changed since the queue was made: bring it up to date in place.
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            settable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=settable)
         urls[logical] = url
         arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"

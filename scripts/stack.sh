@@ -58,7 +58,7 @@ PY
 moto_up() {
   moto_ready && return 0
   log "starting moto's server on 127.0.0.1:$MOTO_PORT"
-  nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
+  nohup python3 "$REPO_ROOT/scripts/moto_server.py" 127.0.0.1 "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
   echo $! >"$STATE_DIR/moto.pid"
   for _ in $(seq 1 100); do
     moto_ready && return 0

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): each prints figures measured in one run.
+#   scripts/bench.sh fan-out   the orchestrator fanning out FAN_OUT_WORKSPACES (default 100,000)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+bash scripts/install.sh
+bash scripts/stack.sh up
+set -a
+# shellcheck disable=SC1091
+source "$STATE_DIR/env"
+set +a
+
+case "${1:-}" in
+  fan-out) cargo bench -p integration-tests --bench fan_out ;;
+  *) die "usage: scripts/bench.sh fan-out" ;;
+esac
