@@ -43,7 +43,9 @@ pub enum ProducerError {
     NoQueue { task: TaskName, var: &'static str },
     #[error("invalid deduplication id {id:?}: {reason}")]
     DeduplicationId { id: String, reason: &'static str },
-    #[error("enqueue_at needs SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to send to the queue")]
+    #[error(
+        "enqueue_at needs SCHEDULER_ROLE_ARN: the role EventBridge Scheduler assumes to send to the queue"
+    )]
     NoSchedulerRole,
     #[error("enqueue_at needs a time in the future, got {0}")]
     NotInFuture(DateTime<Utc>),
@@ -431,7 +433,8 @@ impl Producer {
         let mut report = SendReport::default();
         for (task, messages) in by_task {
             let url = self.config.queues.get(task)?;
-            report.absorb(send_batches(&self.sqs, url, messages, self.config.sends_in_flight).await);
+            report
+                .absorb(send_batches(&self.sqs, url, messages, self.config.sends_in_flight).await);
         }
         Ok(report)
     }
@@ -463,9 +466,8 @@ impl Producer {
         let queue_arn = self.queue_arn(message.task).await?;
         let name = format!("{}-{}", message.task, Uuid::new_v4().simple());
 
-        let aws_error = |operation| {
-            move |message: String| ProducerError::Aws { operation, message }
-        };
+        let aws_error =
+            |operation| move |message: String| ProducerError::Aws { operation, message };
         let sqs_parameters = SqsParameters::builder()
             .message_group_id(&message.group_id)
             .build();
@@ -499,7 +501,10 @@ impl Producer {
             .schedule_expression_timezone("UTC")
             .flexible_time_window(window)
             .action_after_completion(ActionAfterCompletion::Delete)
-            .description(format!("{} for workspace {}", message.task, message.group_id))
+            .description(format!(
+                "{} for workspace {}",
+                message.task, message.group_id
+            ))
             .target(target)
             .send()
             .await
@@ -581,7 +586,10 @@ mod tests {
         .unwrap();
         for bad in ["", "é", &"x".repeat(129)] {
             let err = message.clone().with_deduplication_id(bad).unwrap_err();
-            assert!(matches!(err, ProducerError::DeduplicationId { .. }), "{err}");
+            assert!(
+                matches!(err, ProducerError::DeduplicationId { .. }),
+                "{err}"
+            );
         }
         let ok = message.with_deduplication_id("web:req-42").unwrap();
         assert_eq!(ok.deduplication_id, "web:req-42");
@@ -589,8 +597,13 @@ mod tests {
 
     #[test]
     fn missing_queues_name_their_variable() {
-        let err = QueueUrls::default().get(TaskName::UnifiedSchedule).unwrap_err();
-        assert!(err.to_string().contains("UNIFIED_SCHEDULE_QUEUE_URL"), "{err}");
+        let err = QueueUrls::default()
+            .get(TaskName::UnifiedSchedule)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("UNIFIED_SCHEDULE_QUEUE_URL"),
+            "{err}"
+        );
     }
 
     #[test]

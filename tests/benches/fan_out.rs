@@ -5,7 +5,12 @@
 //! local stack's environment). `FAN_OUT_WORKSPACES` sets N (default 100,000). Prints calls made
 //! against the ⌈N/10⌉ floor, messages delivered, and enumeration versus sending time.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -36,7 +41,11 @@ async fn main() {
         Some((base, _)) => format!("{base}/{db}"),
         None => panic!("DATABASE_URL has no database name"),
     };
-    let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .unwrap();
     shared::MIGRATOR.run(&pool).await.unwrap();
 
     let seeding = Instant::now();
@@ -106,7 +115,10 @@ async fn main() {
     }
     let floor = (n as u64).div_ceil(10);
     let secs = |d: std::time::Duration| d.as_secs_f64();
-    println!("fan-out benchmark: {n} workspaces (seeded in {:.1} s)", secs(seeded_in));
+    println!(
+        "fan-out benchmark: {n} workspaces (seeded in {:.1} s)",
+        secs(seeded_in)
+    );
     println!(
         "  SendMessageBatch calls   {:>8}  (floor ⌈N/10⌉ = {floor}, ratio {:.3}; {} entries re-sent)",
         summary.calls,
@@ -134,7 +146,11 @@ async fn main() {
         n as f64 / secs(total)
     );
 
-    sqs.delete_queue().queue_url(&queue_url).send().await.unwrap();
+    sqs.delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {db}"))
         .execute(&mut admin)

@@ -37,8 +37,10 @@ impl FaultyProxy {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let (upstream, remaining, injected, client) = state.clone();
                 async move {
-                    forward(&upstream, &remaining, &injected, &client, method, uri, headers, body)
-                        .await
+                    forward(
+                        &upstream, &remaining, &injected, &client, method, uri, headers, body,
+                    )
+                    .await
                 }
             },
         );

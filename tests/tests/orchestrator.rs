@@ -83,7 +83,9 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
     calendar_token(&pool, microsoft, "microsoft", true).await;
     workspace(&pool, None).await; // no token at all
 
-    let result = run_tick(&state, tick("calendar-sync"), "req-1").await.unwrap();
+    let result = run_tick(&state, tick("calendar-sync"), "req-1")
+        .await
+        .unwrap();
 
     let messages = delivered(&state, TaskName::CalendarSync).await;
     assert_eq!(messages.len(), 260, "one message per workspace, no more");
@@ -93,8 +95,15 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
         assert_eq!(dedup, &format!("calendar-sync:{group}:{TICK}"));
         assert_eq!(body, &json!({ "ws_id": group }));
     }
-    for other in [TaskName::CalendarFullSync, TaskName::ScheduleTask, TaskName::UnifiedSchedule] {
-        assert!(delivered(&state, other).await.is_empty(), "{other} got messages");
+    for other in [
+        TaskName::CalendarFullSync,
+        TaskName::ScheduleTask,
+        TaskName::UnifiedSchedule,
+    ] {
+        assert!(
+            delivered(&state, other).await.is_empty(),
+            "{other} got messages"
+        );
     }
 
     assert_eq!(result["total_workspaces"], 260);
@@ -118,7 +127,9 @@ async fn schedule_task_reaches_any_active_calendar_token(pool: PgPool) {
     let inactive = workspace(&pool, None).await;
     calendar_token(&pool, inactive, "google", false).await;
 
-    run_tick(&state, tick("schedule-task"), "req-1").await.unwrap();
+    run_tick(&state, tick("schedule-task"), "req-1")
+        .await
+        .unwrap();
 
     let groups: BTreeSet<String> = delivered(&state, TaskName::ScheduleTask)
         .await
@@ -140,10 +151,18 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
     }
 
     // Through the handler: the ledger recognises the completed tick.
-    run_tick(&state, tick("calendar-full-sync"), "req-1").await.unwrap();
-    let again = run_tick(&state, tick("calendar-full-sync"), "req-2").await.unwrap();
+    run_tick(&state, tick("calendar-full-sync"), "req-1")
+        .await
+        .unwrap();
+    let again = run_tick(&state, tick("calendar-full-sync"), "req-2")
+        .await
+        .unwrap();
     assert_eq!(again["duplicate_tick"], true);
-    let statuses: Vec<String> = orchestrator_runs(&pool).await.into_iter().map(|r| r.0).collect();
+    let statuses: Vec<String> = orchestrator_runs(&pool)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     assert_eq!(statuses, ["succeeded", "skipped"]);
 
     // Bypassing the ledger (a retry racing the first run): SQS drops the repeated ids.
@@ -165,7 +184,10 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(delivered(&state, TaskName::CalendarFullSync).await.len(), 30);
+    assert_eq!(
+        delivered(&state, TaskName::CalendarFullSync).await.len(),
+        30
+    );
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
@@ -184,12 +206,18 @@ async fn unified_schedule_skips_personal_and_unset_timezones(pool: PgPool) {
     let unset = workspace(&pool, None).await;
     habit(&pool, unset, true, true, false).await;
     // Not in the audience at all.
-    for (active, auto_schedule, deleted) in [(false, true, false), (true, false, false), (true, true, true)] {
+    for (active, auto_schedule, deleted) in [
+        (false, true, false),
+        (true, false, false),
+        (true, true, true),
+    ] {
         let ws = workspace(&pool, Some("Europe/Berlin")).await;
         habit(&pool, ws, active, auto_schedule, deleted).await;
     }
 
-    let result = run_tick(&state, tick("unified-schedule"), "req-1").await.unwrap();
+    let result = run_tick(&state, tick("unified-schedule"), "req-1")
+        .await
+        .unwrap();
 
     let groups: BTreeSet<String> = delivered(&state, TaskName::UnifiedSchedule)
         .await
@@ -233,7 +261,9 @@ async fn failed_batch_entries_are_sent_again(pool: PgPool) {
         expected.insert(ws.to_string());
     }
 
-    let result = run_tick(&state, tick("calendar-sync"), "req-1").await.unwrap();
+    let result = run_tick(&state, tick("calendar-sync"), "req-1")
+        .await
+        .unwrap();
 
     assert_eq!(proxy.injected(), 3);
     assert_eq!(proxy.remaining(), 0);
@@ -260,7 +290,10 @@ async fn an_unknown_fan_out_is_refused_and_recorded(pool: PgPool) {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("fan_out") && err.contains("send-emails"), "{err}");
+    assert!(
+        err.contains("fan_out") && err.contains("send-emails"),
+        "{err}"
+    );
 
     let runs = orchestrator_runs(&pool).await;
     assert_eq!(runs.len(), 1);
@@ -269,4 +302,26 @@ async fn an_unknown_fan_out_is_refused_and_recorded(pool: PgPool) {
     for task in TaskName::ALL {
         assert!(delivered(&state, task).await.is_empty());
     }
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_sample_event_fans_out_through_the_handler(pool: PgPool) {
+    let state = state(&pool, sqs().await, 1000).await;
+    let ws = workspace(&pool, Some("Europe/Berlin")).await;
+    calendar_token(&pool, ws, "microsoft", true).await;
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/orchestrator.json")).unwrap();
+    let context = jobs_cli::event_source::lambda_context(std::time::Duration::from_secs(900));
+
+    let result = orchestrator::handler(&state, lambda_runtime::LambdaEvent::new(sample, context))
+        .await
+        .unwrap();
+
+    assert_eq!(result["fan_out"], "schedule-task");
+    let messages = delivered(&state, TaskName::ScheduleTask).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].1,
+        format!("schedule-task:{ws}:2026-11-26T18:45:00Z")
+    );
 }

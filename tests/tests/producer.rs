@@ -58,9 +58,20 @@ async fn enqueue_sends_the_payload_to_its_task_queue() {
             .starts_with(&format!("calendar-sync:{ws}:"))
     );
     let body: serde_json::Value = serde_json::from_str(message.body().unwrap()).unwrap();
-    assert_eq!(body, json!({ "ws_id": ws, "calendarId": "team@example.com" }));
-    for other in [TaskName::CalendarFullSync, TaskName::ScheduleTask, TaskName::UnifiedSchedule] {
-        assert!(drain_queue(&sqs, queues.get(other).unwrap()).await.is_empty());
+    assert_eq!(
+        body,
+        json!({ "ws_id": ws, "calendarId": "team@example.com" })
+    );
+    for other in [
+        TaskName::CalendarFullSync,
+        TaskName::ScheduleTask,
+        TaskName::UnifiedSchedule,
+    ] {
+        assert!(
+            drain_queue(&sqs, queues.get(other).unwrap())
+                .await
+                .is_empty()
+        );
     }
 }
 
@@ -159,7 +170,10 @@ async fn enqueue_at_creates_a_one_time_schedule_targeting_the_queue() {
         .send()
         .await
         .unwrap();
-    assert_eq!(schedule.schedule_expression(), Some("at(2099-03-04T05:06:07)"));
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some("at(2099-03-04T05:06:07)")
+    );
     assert_eq!(schedule.schedule_expression_timezone(), Some("UTC"));
     assert_eq!(
         schedule.action_after_completion(),

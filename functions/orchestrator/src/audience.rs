@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn only_unified_schedule_skips_personal_and_unset_timezones() {
         let unified = TaskName::UnifiedSchedule;
-        assert_eq!(skip_reason(unified, &row(false, Some("Europe/Berlin"), false)), None);
+        assert_eq!(
+            skip_reason(unified, &row(false, Some("Europe/Berlin"), false)),
+            None
+        );
         assert_eq!(
             skip_reason(unified, &row(true, Some("Europe/Berlin"), false)),
             Some(SkipReason::Personal)
@@ -138,7 +141,10 @@ mod tests {
                 Some(SkipReason::TimezoneUnset)
             );
         }
-        assert_eq!(skip_reason(TaskName::CalendarSync, &row(true, None, false)), None);
+        assert_eq!(
+            skip_reason(TaskName::CalendarSync, &row(true, None, false)),
+            None
+        );
         assert_eq!(
             skip_reason(TaskName::CalendarSync, &row(false, None, true)),
             Some(SkipReason::Deleted)

@@ -182,7 +182,9 @@ pub async fn run_tick(
     if let Some(run_id) = run_id {
         let message = error.as_ref().map(ToString::to_string);
         let closed = match status {
-            RunStatus::Succeeded => ledger::succeed(&state.pool, run_id, &result).await.map(drop),
+            RunStatus::Succeeded => ledger::succeed(&state.pool, run_id, &result)
+                .await
+                .map(drop),
             _ => {
                 let error = message.as_deref().map(|m| (ErrorKind::Retryable, m));
                 ledger::close(&state.pool, run_id, status, &result, error).await
