@@ -48,15 +48,19 @@ pg_down() {
   fi
 }
 
+# A cheap request (moto answers GET / as an empty S3 bucket list); not /moto-api/data.json,
+# which serialises all of moto's state and takes minutes after a large benchmark.
 moto_ready() {
   python3 - "$AWS_ENDPOINT_URL" <<'PY' 2>/dev/null
 import sys, urllib.request
-urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=1).read()
+urllib.request.urlopen(sys.argv[1] + "/", timeout=2).read()
 PY
 }
 
 moto_up() {
   moto_ready && return 0
+  # Ours but not answering (e.g. still busy after a huge benchmark): start a fresh one.
+  moto_down
   log "starting moto's server on 127.0.0.1:$MOTO_PORT"
   nohup python3 "$REPO_ROOT/scripts/moto_server.py" 127.0.0.1 "$MOTO_PORT" >"$STATE_DIR/moto.log" 2>&1 &
   echo $! >"$STATE_DIR/moto.pid"
