@@ -51,6 +51,15 @@ async fn delivered(state: &State, task: TaskName) -> Vec<(String, String, serde_
         .collect()
 }
 
+/// The message groups (workspaces) of `task`'s queue, deleted.
+async fn delivered_groups(state: &State, task: TaskName) -> BTreeSet<String> {
+    delivered(state, task)
+        .await
+        .into_iter()
+        .map(|(g, _, _)| g)
+        .collect()
+}
+
 fn tick(task: &str) -> serde_json::Value {
     json!({ "fan_out": task, "scheduled_at": TICK })
 }
@@ -131,11 +140,7 @@ async fn schedule_task_reaches_any_active_calendar_token(pool: PgPool) {
         .await
         .unwrap();
 
-    let groups: BTreeSet<String> = delivered(&state, TaskName::ScheduleTask)
-        .await
-        .into_iter()
-        .map(|(g, _, _)| g)
-        .collect();
+    let groups = delivered_groups(&state, TaskName::ScheduleTask).await;
     assert_eq!(
         groups,
         BTreeSet::from([google.to_string(), microsoft.to_string()])
@@ -219,11 +224,7 @@ async fn unified_schedule_skips_personal_and_unset_timezones(pool: PgPool) {
         .await
         .unwrap();
 
-    let groups: BTreeSet<String> = delivered(&state, TaskName::UnifiedSchedule)
-        .await
-        .into_iter()
-        .map(|(g, _, _)| g)
-        .collect();
+    let groups = delivered_groups(&state, TaskName::UnifiedSchedule).await;
     assert_eq!(
         groups,
         BTreeSet::from([berlin.to_string(), two_habits.to_string()])
@@ -268,11 +269,7 @@ async fn failed_batch_entries_are_sent_again(pool: PgPool) {
     assert_eq!(proxy.injected(), 3);
     assert_eq!(proxy.remaining(), 0);
     state.sqs = direct;
-    let groups: BTreeSet<String> = delivered(&state, TaskName::CalendarSync)
-        .await
-        .into_iter()
-        .map(|(g, _, _)| g)
-        .collect();
+    let groups = delivered_groups(&state, TaskName::CalendarSync).await;
     assert_eq!(groups, expected, "the dropped entries arrived on retry");
     assert_eq!(result["enqueued"], 25);
     assert_eq!(result["failed"], 0);
