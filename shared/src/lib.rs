@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod db;
 pub mod dead_letter;
+pub mod encryption;
 pub mod error;
 pub mod hours;
 pub mod lease;
