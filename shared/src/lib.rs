@@ -15,6 +15,7 @@ pub mod db;
 pub mod dead_letter;
 pub mod encryption;
 pub mod error;
+pub mod event_mapping;
 pub mod hours;
 pub mod lease;
 pub mod ledger;
