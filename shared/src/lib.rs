@@ -10,6 +10,7 @@
 
 pub mod aws;
 pub mod backoff;
+pub mod calendar_rows;
 pub mod config;
 pub mod db;
 pub mod dead_letter;

@@ -1,0 +1,155 @@
+//! Writing one page of synced events: `COPY` into a temporary table, then one
+//! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (DESIGN
+//! §5: set-based, one statement per page). Runs on the caller's transaction, so the page and
+//! the sync token it leads to commit together.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::event_mapping::EventRow;
+
+/// Exact row counts of one page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+}
+
+/// Upserts `rows` and deletes the events with ids in `deletes` (when `sync_deletes`), for the
+/// Google calendar `calendar_id` of `ws_id`.
+///
+/// Stored encrypted text is never replaced by plaintext and `is_encrypted` never goes back to
+/// false (reference §6.7); `source_calendar_id` keeps its value when the new one is absent.
+/// Rows repeated within the page count once (the last one wins).
+///
+/// # Errors
+/// The database rejected a statement.
+pub async fn apply_page(
+    conn: &mut PgConnection,
+    ws_id: Uuid,
+    calendar_id: &str,
+    rows: &[EventRow],
+    deletes: &[String],
+    sync_deletes: bool,
+) -> Result<PageCounts, sqlx::Error> {
+    let mut counts = PageCounts::default();
+    if sync_deletes && !deletes.is_empty() {
+        let deleted = sqlx::query(
+            "DELETE FROM public.workspace_calendar_events
+             WHERE ws_id = $1 AND provider = 'google'
+               AND (   (external_calendar_id = $2 AND external_event_id = ANY($3))
+                    OR (google_calendar_id = $2 AND google_event_id = ANY($3)))",
+        )
+        .bind(ws_id)
+        .bind(calendar_id)
+        .bind(deletes)
+        .execute(&mut *conn)
+        .await?;
+        counts.deleted = deleted.rows_affected();
+    }
+    if rows.is_empty() {
+        return Ok(counts);
+    }
+
+    let unique: BTreeMap<&str, &EventRow> = rows
+        .iter()
+        .map(|row| (row.external_event_id.as_str(), row))
+        .collect();
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS sync_page (
+             ws_id uuid, external_calendar_id text, external_event_id text,
+             source_calendar_id uuid, title text, description text, location text,
+             start_at timestamptz, end_at timestamptz, color text, is_encrypted boolean,
+             external_updated_at timestamptz
+         ) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *conn)
+    .await?;
+    // Left over when the caller runs outside a transaction.
+    sqlx::query("TRUNCATE sync_page")
+        .execute(&mut *conn)
+        .await?;
+    let mut copy = conn
+        .copy_in_raw("COPY sync_page FROM STDIN (FORMAT csv)")
+        .await?;
+    copy.send(csv(unique.values().copied())).await?;
+    copy.finish().await?;
+
+    let (inserted, updated): (i64, i64) = sqlx::query_as(
+        "WITH upserted AS (
+             INSERT INTO public.workspace_calendar_events AS e (
+                 ws_id, provider, external_calendar_id, external_event_id,
+                 google_calendar_id, google_event_id, source_calendar_id,
+                 title, description, location, start_at, end_at, color, locked,
+                 is_encrypted, external_updated_at, last_synced_at, sync_status, sync_error)
+             SELECT ws_id, 'google', external_calendar_id, external_event_id,
+                    external_calendar_id, external_event_id, source_calendar_id,
+                    title, description, location, start_at, end_at, color, true,
+                    is_encrypted, external_updated_at, now(), 'synced', NULL
+             FROM sync_page
+             ON CONFLICT (ws_id, provider, external_calendar_id, external_event_id) DO UPDATE SET
+                 title = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                              THEN e.title ELSE excluded.title END,
+                 description = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                                    THEN e.description ELSE excluded.description END,
+                 location = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                                 THEN e.location ELSE excluded.location END,
+                 is_encrypted = e.is_encrypted OR excluded.is_encrypted,
+                 source_calendar_id = coalesce(excluded.source_calendar_id, e.source_calendar_id),
+                 google_calendar_id = excluded.google_calendar_id,
+                 google_event_id = excluded.google_event_id,
+                 start_at = excluded.start_at,
+                 end_at = excluded.end_at,
+                 color = excluded.color,
+                 locked = true,
+                 external_updated_at = excluded.external_updated_at,
+                 last_synced_at = excluded.last_synced_at,
+                 sync_status = 'synced',
+                 sync_error = NULL
+             RETURNING (xmax = 0) AS inserted
+         )
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+         FROM upserted",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    counts.inserted = inserted.unsigned_abs();
+    counts.updated = updated.unsigned_abs();
+    Ok(counts)
+}
+
+/// The rows as COPY's CSV: text always quoted (so `""` is an empty string), NULL as nothing.
+fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>) -> Vec<u8> {
+    let mut out = String::new();
+    for row in rows {
+        let fields = [
+            Some(row.ws_id.to_string()),
+            Some(row.external_calendar_id.clone()),
+            Some(row.external_event_id.clone()),
+            row.source_calendar_id.map(|id| id.to_string()),
+            Some(row.title.clone()),
+            Some(row.description.clone()),
+            Some(row.location.clone()),
+            Some(row.start_at.to_rfc3339()),
+            Some(row.end_at.to_rfc3339()),
+            Some(row.color.to_owned()),
+            Some(row.is_encrypted.to_string()),
+            row.external_updated_at.map(|t| t.to_rfc3339()),
+        ];
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if let Some(value) = field {
+                out.push('"');
+                out.push_str(&value.replace('"', "\"\""));
+                out.push('"');
+            }
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}

@@ -1,0 +1,157 @@
+//! Writing pages of synced events into a real Postgres: exact counts, idempotent replays,
+//! deletes, and encrypted rows never downgraded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration, Utc};
+use integration_tests::workspace;
+use shared::calendar_rows::{PageCounts, apply_page};
+use shared::event_mapping::EventRow;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn row(ws_id: Uuid, id: &str, title: &str, start: DateTime<Utc>) -> EventRow {
+    EventRow {
+        ws_id,
+        external_event_id: id.to_owned(),
+        external_calendar_id: "primary".to_owned(),
+        source_calendar_id: None,
+        title: title.to_owned(),
+        description: String::new(),
+        location: "Room \"B\", 2nd floor".to_owned(),
+        start_at: start,
+        end_at: start + Duration::minutes(30),
+        color: "BLUE",
+        external_updated_at: None,
+        is_encrypted: false,
+    }
+}
+
+async fn page(
+    pool: &PgPool,
+    ws: Uuid,
+    rows: &[EventRow],
+    deletes: &[&str],
+    sync_deletes: bool,
+) -> PageCounts {
+    let mut tx = pool.begin().await.unwrap();
+    let deletes: Vec<String> = deletes.iter().map(|d| (*d).to_owned()).collect();
+    let counts = apply_page(&mut tx, ws, "primary", rows, &deletes, sync_deletes)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    counts
+}
+
+async fn stored(pool: &PgPool, ws: Uuid) -> Vec<(String, String, String, bool, bool)> {
+    sqlx::query_as(
+        "SELECT external_event_id, title, coalesce(location, ''), locked, is_encrypted
+         FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
+    let ws = workspace(&pool, None).await;
+    let other = workspace(&pool, None).await;
+    let start = Utc::now();
+    let rows: Vec<EventRow> = (0..5)
+        .map(|i| row(ws, &format!("e{i}"), &format!("Event {i}"), start))
+        .collect();
+    page(
+        &pool,
+        other,
+        &[row(other, "e0", "Theirs", start)],
+        &[],
+        true,
+    )
+    .await;
+
+    let first = page(&pool, ws, &rows, &[], true).await;
+    assert_eq!(
+        first,
+        PageCounts {
+            inserted: 5,
+            updated: 0,
+            deleted: 0
+        }
+    );
+    let replay = page(&pool, ws, &rows, &[], true).await;
+    assert_eq!(
+        replay,
+        PageCounts {
+            inserted: 0,
+            updated: 5,
+            deleted: 0
+        }
+    );
+
+    let mut changed = rows[..2].to_vec();
+    changed[0].title = "Renamed".to_owned();
+    changed.push(row(ws, "e9", "New", start));
+    changed.push(row(ws, "e9", "New, repeated in the page", start));
+    let next = page(&pool, ws, &changed, &["e3", "e4", "unknown"], true).await;
+    assert_eq!(
+        next,
+        PageCounts {
+            inserted: 1,
+            updated: 2,
+            deleted: 2
+        }
+    );
+
+    let rows = stored(&pool, ws).await;
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(ids, ["e0", "e1", "e2", "e9"]);
+    assert_eq!(rows[0].1, "Renamed");
+    assert_eq!(rows[3].1, "New, repeated in the page");
+    assert_eq!(rows[0].2, "Room \"B\", 2nd floor", "CSV quoting survives");
+    assert!(rows.iter().all(|r| r.3), "synced events are locked");
+    assert_eq!(
+        stored(&pool, other).await.len(),
+        1,
+        "another workspace is untouched"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn deletes_wait_for_the_connection_to_allow_them(pool: PgPool) {
+    let ws = workspace(&pool, None).await;
+    page(&pool, ws, &[row(ws, "keep", "Keep", Utc::now())], &[], true).await;
+    let counts = page(&pool, ws, &[], &["keep"], false).await;
+    assert_eq!(counts.deleted, 0);
+    assert_eq!(stored(&pool, ws).await.len(), 1);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
+    let ws = workspace(&pool, None).await;
+    let mut secret = row(ws, "s", "c2VhbGVk", Utc::now());
+    secret.is_encrypted = true;
+    page(&pool, ws, &[secret], &[], true).await;
+
+    let plain = row(ws, "s", "Plain title", Utc::now());
+    let counts = page(&pool, ws, &[plain], &[], true).await;
+    assert_eq!(counts.updated, 1);
+
+    let rows = stored(&pool, ws).await;
+    assert_eq!(rows[0].1, "c2VhbGVk", "ciphertext kept");
+    assert!(rows[0].4, "is_encrypted is sticky");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
+    let ws = workspace(&pool, None).await;
+    let mut bad = row(ws, "bad", "x", Utc::now());
+    bad.color = "NOT-A-COLOUR"; // violates the colour foreign key
+    let good = row(ws, "good", "fine", Utc::now());
+    let mut tx = pool.begin().await.unwrap();
+    let result = apply_page(&mut tx, ws, "primary", &[good, bad], &[], true).await;
+    assert!(result.is_err());
+    drop(tx);
+    assert!(stored(&pool, ws).await.is_empty());
+}
