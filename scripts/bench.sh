@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): each prints figures measured in one run.
 #   scripts/bench.sh fan-out   the orchestrator fanning out FAN_OUT_WORKSPACES (default 100,000)
+#   scripts/bench.sh ingest    writing INGEST_EVENTS synced events (default 10,000) vs raw COPY
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -14,5 +15,6 @@ set +a
 
 case "${1:-}" in
   fan-out) cargo bench -p integration-tests --bench fan_out ;;
-  *) die "usage: scripts/bench.sh fan-out" ;;
+  ingest) cargo bench -p integration-tests --bench ingest ;;
+  *) die "usage: scripts/bench.sh fan-out|ingest" ;;
 esac
