@@ -5,7 +5,12 @@
 //! `scripts/bench.sh ingest` (or `cargo bench -p integration-tests --bench ingest` with the
 //! local stack's environment). `INGEST_EVENTS` sets the row count (default 10,000).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +42,11 @@ async fn main() {
         Some((base, _)) => format!("{base}/{db}"),
         None => panic!("DATABASE_URL has no database name"),
     };
-    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
     shared::MIGRATOR.run(&pool).await.unwrap();
     let ws: Uuid = sqlx::query_scalar(
         "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
@@ -59,7 +68,10 @@ async fn main() {
     let (copy, insert, update) = (median(copy), median(insert), median(update));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("ingest benchmark: {n} events, median of {ROUNDS} alternating rounds");
-    println!("  raw COPY into the table          {:>8.1} ms  (1.00x)", ms(copy));
+    println!(
+        "  raw COPY into the table          {:>8.1} ms  (1.00x)",
+        ms(copy)
+    );
     println!(
         "  apply_page, all new rows         {:>8.1} ms  ({:.2}x COPY)",
         ms(insert),
@@ -126,7 +138,8 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow]) -> Duration {
             r.start_at.to_rfc3339(),
             r.end_at.to_rfc3339(),
             r.color,
-            r.external_updated_at.map_or("\\N".to_owned(), |t| t.to_rfc3339()),
+            r.external_updated_at
+                .map_or("\\N".to_owned(), |t| t.to_rfc3339()),
             Utc::now().to_rfc3339(),
         ));
     }
@@ -148,11 +161,19 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow]) -> Duration {
     started.elapsed()
 }
 
-async fn upsert(pool: &PgPool, ws: Uuid, rows: &[EventRow], inserted: u64, updated: u64) -> Duration {
+async fn upsert(
+    pool: &PgPool,
+    ws: Uuid,
+    rows: &[EventRow],
+    inserted: u64,
+    updated: u64,
+) -> Duration {
     let mut conn = pool.acquire().await.unwrap();
     let started = Instant::now();
     let mut tx = conn.begin().await.unwrap();
-    let counts = apply_page(&mut tx, ws, "primary", rows, &[], true).await.unwrap();
+    let counts = apply_page(&mut tx, ws, "primary", rows, &[], true)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!((counts.inserted, counts.updated), (inserted, updated));
