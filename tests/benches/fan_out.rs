@@ -18,35 +18,12 @@ use std::time::Instant;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use orchestrator::{FanOutOptions, Tick, fan_out};
 use serde_json::json;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes --bench; `cargo test --all-targets` does not: then a small smoke run.
-    let full = std::env::args().any(|arg| arg == "--bench");
-    let n: i64 = match std::env::var("FAN_OUT_WORKSPACES") {
-        Ok(v) => v.parse().expect("FAN_OUT_WORKSPACES must be a number"),
-        Err(_) if full => 100_000,
-        Err(_) => 300,
-    };
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/bench.sh)");
-    let db = format!("bench_fan_out_{}", std::process::id());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{db}"),
-        None => panic!("DATABASE_URL has no database name"),
-    };
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
-    shared::MIGRATOR.run(&pool).await.unwrap();
+    let n = integration_tests::bench_size("FAN_OUT_WORKSPACES", 100_000, 300) as i64;
+    let db = integration_tests::BenchDatabase::create("bench_fan_out", 2).await;
+    let pool = db.pool.clone();
 
     let seeding = Instant::now();
     sqlx::query(
@@ -151,11 +128,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.drop().await;
     assert_eq!(delivered, n as u64, "one message per workspace");
     assert_eq!(summary.failed, 0);
     // Every call beyond the floor re-sends at least one failed entry.

@@ -17,37 +17,16 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Span, Utc};
 use shared::calendar_rows::apply_page;
 use shared::event_mapping::EventRow;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 const ROUNDS: usize = 5;
 
 #[tokio::main]
 async fn main() {
-    let full = std::env::args().any(|arg| arg == "--bench");
-    let n: usize = match std::env::var("INGEST_EVENTS") {
-        Ok(v) => v.parse().expect("INGEST_EVENTS must be a number"),
-        Err(_) if full => 10_000,
-        Err(_) => 300,
-    };
-    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/bench.sh)");
-    let db = format!("bench_ingest_{}", std::process::id());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{db}"),
-        None => panic!("DATABASE_URL has no database name"),
-    };
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap();
-    shared::MIGRATOR.run(&pool).await.unwrap();
+    let n = integration_tests::bench_size("INGEST_EVENTS", 10_000, 300);
+    let db = integration_tests::BenchDatabase::create("bench_ingest", 1).await;
+    let pool = db.pool.clone();
     let ws: Uuid = sqlx::query_scalar(
         "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
          INSERT INTO public.workspaces (name, creator_id) SELECT 'Bench', id FROM u RETURNING id",
@@ -83,11 +62,7 @@ async fn main() {
         ms(update) / ms(copy)
     );
 
-    pool.close().await;
-    sqlx::query(&format!("DROP DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    db.drop().await;
 }
 
 fn events(ws_id: Uuid, n: usize) -> Vec<EventRow> {
