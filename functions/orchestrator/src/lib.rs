@@ -15,7 +15,6 @@ use shared::error::ErrorKind;
 use shared::ledger::{self, Delivery, RunStatus};
 use shared::producer::QueueUrls;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 pub use fan_out::{FanOutOptions, FanOutSummary};
 pub use tick::Tick;
@@ -263,9 +262,4 @@ fn log_summary(result: &serde_json::Value, error: Option<&TickFailure>) {
         None => line!(tracing::Level::INFO),
         Some(_) => line!(tracing::Level::ERROR),
     }
-}
-
-/// A fresh request id for runs started outside Lambda (the local runner, tests).
-pub fn local_request_id() -> String {
-    format!("local-{}", Uuid::new_v4())
 }
