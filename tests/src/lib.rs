@@ -429,7 +429,8 @@ impl BenchDatabase {
     /// Closes the pool and drops the database.
     pub async fn drop(mut self) {
         self.pool.close().await;
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
+        // FORCE: a connection the pool is still releasing must not fail the drop.
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
             .execute(&mut self.admin)
             .await
             .unwrap();
