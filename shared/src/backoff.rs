@@ -17,7 +17,19 @@ pub fn ceiling(receive_count: u32) -> Duration {
 /// The visibility timeout to set after a retryable failure: a random point in the upper half
 /// of [`ceiling`], so workspaces that failed together do not retry together.
 pub fn delay(receive_count: u32) -> Duration {
-    let ceiling = ceiling(receive_count);
+    upper_half(ceiling(receive_count))
+}
+
+/// An in-process pause before the `attempt`-th retry of a call (1-based): `base` doubled per
+/// attempt, capped at `cap`, jittered within the upper half.
+pub fn pause(base: Duration, attempt: u32, cap: Duration) -> Duration {
+    upper_half(
+        base.saturating_mul(1 << attempt.saturating_sub(1).min(16))
+            .min(cap),
+    )
+}
+
+fn upper_half(ceiling: Duration) -> Duration {
     let half = ceiling / 2;
     half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
 }
@@ -35,6 +47,16 @@ mod tests {
         assert_eq!(ceiling(7), Duration::from_secs(640));
         assert_eq!(ceiling(8), CAP);
         assert_eq!(ceiling(u32::MAX), CAP);
+    }
+
+    #[test]
+    fn pauses_double_per_attempt_up_to_the_cap() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..6 {
+            let ceiling = (base * (1 << (attempt - 1))).min(Duration::from_millis(800));
+            let pause = pause(base, attempt, Duration::from_millis(800));
+            assert!(pause >= ceiling / 2 && pause <= ceiling, "{pause:?}");
+        }
     }
 
     #[test]

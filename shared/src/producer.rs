@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::aws::describe;
+use crate::backoff;
 use crate::config::{ConfigErrors, Env};
 use crate::error::ErrorKind;
 use crate::payload::{PayloadError, TaskPayload};
@@ -30,6 +31,7 @@ pub const MAX_BATCH: usize = 10;
 const MAX_SEND_ATTEMPTS: u32 = 4;
 /// First pause before re-sending failed entries; doubles per attempt, jittered.
 const RESEND_BASE: Duration = Duration::from_millis(100);
+const RESEND_CAP: Duration = Duration::from_secs(2);
 
 /// Why a message could not be enqueued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -237,7 +239,7 @@ async fn send_batch(
             break;
         }
         if attempt > 0 {
-            tokio::time::sleep(resend_delay(attempt)).await;
+            tokio::time::sleep(backoff::pause(RESEND_BASE, attempt + 1, RESEND_CAP)).await;
             report.resent += pending.len() as u64;
         }
         report.calls += 1;
@@ -303,11 +305,6 @@ fn failed_entry(message: OutgoingMessage, error: String) -> FailedEntry {
         deduplication_id: message.deduplication_id,
         error,
     }
-}
-
-fn resend_delay(attempt: u32) -> Duration {
-    let ceiling = RESEND_BASE.saturating_mul(1 << attempt.min(8));
-    ceiling / 2 + Duration::from_millis(fastrand::u64(0..=(ceiling / 2).as_millis() as u64))
 }
 
 /// What a [`Producer`] needs besides its clients.
@@ -604,14 +601,5 @@ mod tests {
             err.to_string().contains("UNIFIED_SCHEDULE_QUEUE_URL"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn resend_delays_grow_with_jitter() {
-        for attempt in 1..4 {
-            let ceiling = RESEND_BASE * (1 << attempt);
-            let delay = resend_delay(attempt);
-            assert!(delay >= ceiling / 2 && delay <= ceiling, "{delay:?}");
-        }
     }
 }

@@ -1,0 +1,202 @@
+//! Stored Google OAuth tokens and the rules for using them (DESIGN §6): refresh ahead of
+//! expiry and once on 401, persist what the refresh returns, deactivate on `invalid_grant`.
+//!
+//! Tokens are read from `calendar_auth_tokens` by the worker, never from a message; `Debug`
+//! never shows them.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::client::{CallStats, EventsPage, GoogleClient, GoogleError, ListMode};
+use crate::config::Secret;
+use crate::error::{Classify, ErrorKind, JobError};
+
+/// A token is refreshed before use when it expires within this margin.
+const REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// One active Google token of a workspace.
+#[derive(Debug, Clone)]
+pub struct GoogleToken {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    access_token: Secret,
+    refresh_token: Secret,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The active Google tokens of `ws_id`, oldest first.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn active_tokens(pool: &PgPool, ws_id: Uuid) -> Result<Vec<GoogleToken>, sqlx::Error> {
+    type Row = (Uuid, Uuid, String, String, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, user_id, access_token, refresh_token, expires_at
+         FROM public.calendar_auth_tokens
+         WHERE ws_id = $1 AND provider = 'google' AND is_active
+         ORDER BY created_at, id",
+    )
+    .bind(ws_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, user_id, access_token, refresh_token, expires_at)| GoogleToken {
+                id,
+                user_id,
+                access_token: Secret::new(access_token),
+                refresh_token: Secret::new(refresh_token),
+                expires_at,
+            },
+        )
+        .collect())
+}
+
+/// Calls Google with one stored token, refreshing it as needed.
+#[derive(Debug)]
+pub struct Session<'a> {
+    client: &'a GoogleClient,
+    pool: &'a PgPool,
+    token: GoogleToken,
+    /// HTTP requests and retries so far, for the dashboard.
+    pub stats: CallStats,
+    /// Refreshes done, for the run's result.
+    pub refreshes: u32,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(client: &'a GoogleClient, pool: &'a PgPool, token: GoogleToken) -> Self {
+        Session {
+            client,
+            pool,
+            token,
+            stats: CallStats::default(),
+            refreshes: 0,
+        }
+    }
+
+    /// The token row this session uses.
+    pub fn token_id(&self) -> Uuid {
+        self.token.id
+    }
+
+    /// One page of `events.list`: refreshes first if the token is about to expire, and once
+    /// more if Google answers 401.
+    ///
+    /// # Errors
+    /// Google's error ([`GoogleError::Gone`] is left to the caller, which falls back to a
+    /// date range); a revoked grant has already deactivated the token.
+    pub async fn list_events(
+        &mut self,
+        calendar_id: &str,
+        mode: &ListMode,
+        page_token: Option<&str>,
+    ) -> Result<EventsPage, SessionError> {
+        if self
+            .token
+            .expires_at
+            .is_some_and(|at| at <= Utc::now() + REFRESH_MARGIN)
+        {
+            self.refresh().await?;
+        }
+        let first = self
+            .client
+            .list_events(
+                self.token.access_token.expose(),
+                calendar_id,
+                mode,
+                page_token,
+                &mut self.stats,
+            )
+            .await;
+        match first {
+            Err(GoogleError::Unauthorized) => {
+                self.refresh().await?;
+                Ok(self
+                    .client
+                    .list_events(
+                        self.token.access_token.expose(),
+                        calendar_id,
+                        mode,
+                        page_token,
+                        &mut self.stats,
+                    )
+                    .await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Refreshes the access token and stores it; on `invalid_grant`, deactivates the token.
+    async fn refresh(&mut self) -> Result<(), SessionError> {
+        self.refreshes += 1;
+        match self
+            .client
+            .refresh(self.token.refresh_token.expose(), &mut self.stats)
+            .await
+        {
+            Ok(fresh) => {
+                sqlx::query(
+                    "UPDATE public.calendar_auth_tokens
+                     SET access_token = $2, expires_at = $3,
+                         refresh_token = coalesce($4, refresh_token)
+                     WHERE id = $1",
+                )
+                .bind(self.token.id)
+                .bind(&fresh.access_token)
+                .bind(fresh.expires_at)
+                .bind(fresh.refresh_token.as_deref())
+                .execute(self.pool)
+                .await
+                .retryable("storing the refreshed Google access token")?;
+                self.token.access_token = Secret::new(fresh.access_token);
+                self.token.expires_at = Some(fresh.expires_at);
+                if let Some(refresh_token) = fresh.refresh_token {
+                    self.token.refresh_token = Secret::new(refresh_token);
+                }
+                Ok(())
+            }
+            Err(GoogleError::InvalidGrant) => {
+                sqlx::query(
+                    "UPDATE public.calendar_auth_tokens SET is_active = false WHERE id = $1",
+                )
+                .bind(self.token.id)
+                .execute(self.pool)
+                .await
+                .retryable("deactivating the revoked Google token")?;
+                tracing::warn!(token_id = %self.token.id, "Google grant revoked; token deactivated");
+                Err(GoogleError::InvalidGrant.into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// A session failure: Google's answer, or our own database while storing a token.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Google(#[from] GoogleError),
+    #[error(transparent)]
+    Store(#[from] JobError),
+}
+
+impl SessionError {
+    /// Retryable or permanent.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SessionError::Google(err) => err.kind(),
+            SessionError::Store(err) => err.kind(),
+        }
+    }
+
+    /// The Google status for the dashboard, when the error came from Google.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            SessionError::Google(err) => Some(err.code()),
+            SessionError::Store(_) => None,
+        }
+    }
+}

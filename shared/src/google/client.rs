@@ -1,0 +1,428 @@
+//! HTTP calls to Google: `events.list` and the OAuth token endpoint, with bounded retries.
+//!
+//! Transient answers (429, 5xx, timeouts, connection errors) are retried here with jittered
+//! backoff, honouring `Retry-After`; what is left after the last attempt is classified for the
+//! batch runner by [`GoogleError::kind`]. Tokens are sent in headers and form bodies only and
+//! never appear in an error or a log line.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::GoogleConfig;
+use crate::backoff;
+use crate::error::ErrorKind;
+use crate::event_mapping::GoogleEvent;
+
+/// First pause between attempts; doubles per attempt.
+const RETRY_BASE: Duration = Duration::from_millis(500);
+/// Longest pause between attempts, and the longest `Retry-After` waited for in-process; a
+/// longer one ends the attempts and the message is retried by SQS instead.
+const RETRY_CAP: Duration = Duration::from_secs(20);
+/// How much of Google's error message is kept.
+const MESSAGE_LIMIT: usize = 300;
+
+/// A failed call to Google.
+#[derive(Debug, thiserror::Error)]
+pub enum GoogleError {
+    #[error("the sync token is no longer valid (410 Gone)")]
+    Gone,
+    #[error("Google rejected the access token (401)")]
+    Unauthorized,
+    #[error(
+        "Google refused to refresh the access token (invalid_grant): the grant was revoked or expired; the user must reconnect the account"
+    )]
+    InvalidGrant,
+    #[error("Google answered {status} {attempts} times; giving up for now")]
+    Unavailable { status: u16, attempts: u32 },
+    #[error("Google asked to retry after {seconds} s, longer than a worker waits")]
+    RetryLater { seconds: u64 },
+    #[error("no answer from Google after {attempts} attempts: {reason}")]
+    Network { attempts: u32, reason: String },
+    #[error("Google rejected the request with {status}: {message}")]
+    Rejected { status: u16, message: String },
+    #[error("Google's answer could not be read: {0}")]
+    BadResponse(String),
+}
+
+impl GoogleError {
+    /// Whether retrying the message later can help.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            GoogleError::Unavailable { .. }
+            | GoogleError::RetryLater { .. }
+            | GoogleError::Network { .. }
+            | GoogleError::Gone
+            | GoogleError::Unauthorized
+            | GoogleError::BadResponse(_) => ErrorKind::Retryable,
+            GoogleError::InvalidGrant | GoogleError::Rejected { .. } => ErrorKind::Permanent,
+        }
+    }
+
+    /// The HTTP status behind the error, for the dashboard's `google_api_error_code`.
+    pub fn code(&self) -> String {
+        match self {
+            GoogleError::Gone => "410".to_owned(),
+            GoogleError::Unauthorized => "401".to_owned(),
+            GoogleError::InvalidGrant => "invalid_grant".to_owned(),
+            GoogleError::Unavailable { status, .. } | GoogleError::Rejected { status, .. } => {
+                status.to_string()
+            }
+            GoogleError::RetryLater { .. } => "429".to_owned(),
+            GoogleError::Network { .. } => "network".to_owned(),
+            GoogleError::BadResponse(_) => "bad_response".to_owned(),
+        }
+    }
+}
+
+/// Which events one `events.list` call asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListMode {
+    /// Changes since an earlier listing (including cancelled events).
+    SyncToken(String),
+    /// Every event overlapping the window.
+    Range {
+        time_min: DateTime<Utc>,
+        time_max: DateTime<Utc>,
+    },
+}
+
+/// One page of `events.list`. Items are kept as JSON so one malformed event is skipped and
+/// counted rather than failing the page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsPage {
+    #[serde(default)]
+    pub items: Vec<Value>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    #[serde(default)]
+    pub next_sync_token: Option<String>,
+}
+
+impl EventsPage {
+    /// The items that read as events, and how many did not.
+    pub fn events(&self) -> (Vec<GoogleEvent>, usize) {
+        let mut events = Vec::with_capacity(self.items.len());
+        let mut unreadable = 0;
+        for item in &self.items {
+            match GoogleEvent::deserialize(item) {
+                Ok(event) => events.push(event),
+                Err(_) => unreadable += 1,
+            }
+        }
+        (events, unreadable)
+    }
+}
+
+/// A new access token from the token endpoint.
+#[derive(Debug, Clone)]
+pub struct RefreshedToken {
+    pub access_token: String,
+    pub expires_at: DateTime<Utc>,
+    /// Google sometimes rotates the refresh token too.
+    pub refresh_token: Option<String>,
+}
+
+/// What one call cost: HTTP requests made (attempts included) and retries among them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallStats {
+    pub requests: u32,
+    pub retries: u32,
+}
+
+impl CallStats {
+    /// Adds another call's cost.
+    pub fn add(&mut self, other: CallStats) {
+        self.requests += other.requests;
+        self.retries += other.retries;
+    }
+}
+
+/// The Google HTTP client, built once at init.
+#[derive(Debug, Clone)]
+pub struct GoogleClient {
+    http: reqwest::Client,
+    config: GoogleConfig,
+}
+
+impl GoogleClient {
+    /// A client with the configured timeout.
+    ///
+    /// # Errors
+    /// The TLS backend cannot be initialised.
+    pub fn new(config: GoogleConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .build()?;
+        Ok(GoogleClient { http, config })
+    }
+
+    /// The settings this client was built with.
+    pub fn config(&self) -> &GoogleConfig {
+        &self.config
+    }
+
+    /// One page of `events.list` for `calendar_id`.
+    ///
+    /// # Errors
+    /// See [`GoogleError`]; transient failures have already been retried.
+    pub async fn list_events(
+        &self,
+        access_token: &str,
+        calendar_id: &str,
+        mode: &ListMode,
+        page_token: Option<&str>,
+        stats: &mut CallStats,
+    ) -> Result<EventsPage, GoogleError> {
+        let url = format!(
+            "{}/calendars/{}/events",
+            self.config.api_url.trim_end_matches('/'),
+            encode_path_segment(calendar_id)
+        );
+        let mut query: Vec<(&str, String)> = vec![
+            ("showDeleted", "true".to_owned()),
+            ("singleEvents", "true".to_owned()),
+            ("maxResults", self.config.page_size.to_string()),
+        ];
+        match mode {
+            ListMode::SyncToken(token) => query.push(("syncToken", token.clone())),
+            ListMode::Range { time_min, time_max } => {
+                query.push(("timeMin", time_min.to_rfc3339()));
+                query.push(("timeMax", time_max.to_rfc3339()));
+            }
+        }
+        if let Some(page_token) = page_token {
+            query.push(("pageToken", page_token.to_owned()));
+        }
+        let response = self
+            .send(stats, || {
+                self.http.get(&url).bearer_auth(access_token).query(&query)
+            })
+            .await?;
+        match response.status() {
+            StatusCode::OK => read_json(response).await,
+            StatusCode::GONE => Err(GoogleError::Gone),
+            StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
+            status => Err(rejected(status, response).await),
+        }
+    }
+
+    /// Exchanges `refresh_token` for a new access token.
+    ///
+    /// # Errors
+    /// [`GoogleError::InvalidGrant`] when the grant is revoked; see [`GoogleError`].
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        stats: &mut CallStats,
+    ) -> Result<RefreshedToken, GoogleError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", self.config.client_id.as_str()),
+            ("client_secret", self.config.client_secret.expose()),
+        ];
+        let response = self
+            .send(stats, || self.http.post(&self.config.token_url).form(&form))
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            #[derive(Deserialize)]
+            struct Grant {
+                access_token: String,
+                #[serde(default)]
+                expires_in: Option<i64>,
+                #[serde(default)]
+                refresh_token: Option<String>,
+            }
+            let grant: Grant = read_json(response).await?;
+            return Ok(RefreshedToken {
+                access_token: grant.access_token,
+                // Google's default lifetime when it does not say.
+                expires_at: Utc::now()
+                    + chrono::Duration::seconds(grant.expires_in.unwrap_or(3600)),
+                refresh_token: grant.refresh_token.filter(|t| !t.is_empty()),
+            });
+        }
+        let body = response.text().await.unwrap_or_default();
+        let error = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+        if error.as_deref() == Some("invalid_grant") || body.contains("Token has been revoked") {
+            return Err(GoogleError::InvalidGrant);
+        }
+        Err(GoogleError::Rejected {
+            status: status.as_u16(),
+            message: error.unwrap_or_else(|| "token endpoint refused the refresh".to_owned()),
+        })
+    }
+
+    /// Sends the request `build` makes, retrying transient failures. Returns the first
+    /// non-transient response.
+    async fn send(
+        &self,
+        stats: &mut CallStats,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, GoogleError> {
+        let attempts = self.config.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            stats.requests += 1;
+            let pause = match build().send().await {
+                Ok(response) if !is_transient(&response) => return Ok(response),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = retry_after(&response);
+                    if attempt >= attempts {
+                        return Err(GoogleError::Unavailable { status, attempts });
+                    }
+                    match retry_after {
+                        Some(wait) if wait > RETRY_CAP => {
+                            return Err(GoogleError::RetryLater {
+                                seconds: wait.as_secs(),
+                            });
+                        }
+                        Some(wait) => wait,
+                        None => backoff::pause(RETRY_BASE, attempt, RETRY_CAP),
+                    }
+                }
+                Err(err) => {
+                    if attempt >= attempts {
+                        return Err(GoogleError::Network {
+                            attempts,
+                            // Without the URL: it can carry a sync token.
+                            reason: err.without_url().to_string(),
+                        });
+                    }
+                    backoff::pause(RETRY_BASE, attempt, RETRY_CAP)
+                }
+            };
+            stats.retries += 1;
+            tracing::debug!(
+                attempt,
+                pause_ms = pause.as_millis() as u64,
+                "retrying Google"
+            );
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// 429 and 5xx; also 403 with Google's rate-limit reasons, which cannot be told apart without
+/// the body, so 403 is read by [`rejected`] instead.
+fn is_transient(response: &Response) -> bool {
+    let status = response.status();
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    let text = value.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(text).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, GoogleError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|err| GoogleError::BadResponse(err.without_url().to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|err| GoogleError::BadResponse(err.to_string()))
+}
+
+/// A non-transient error answer. Google reports quota exhaustion as 403 with a rate-limit
+/// reason: that one is transient.
+async fn rejected(status: StatusCode, response: Response) -> GoogleError {
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    if status == StatusCode::FORBIDDEN
+        && (body.contains("rateLimitExceeded") || body.contains("userRateLimitExceeded"))
+    {
+        return GoogleError::Unavailable {
+            status: status.as_u16(),
+            attempts: 1,
+        };
+    }
+    GoogleError::Rejected {
+        status: status.as_u16(),
+        message: message.chars().take(MESSAGE_LIMIT).collect(),
+    }
+}
+
+/// Percent-encodes a calendar id for the URL path (ids are often e-mail addresses, and group
+/// calendars contain `#`).
+fn encode_path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'@') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_ids_are_encoded_for_the_path() {
+        assert_eq!(encode_path_segment("primary"), "primary");
+        assert_eq!(
+            encode_path_segment("en.usa#holiday@group.v.calendar.google.com"),
+            "en.usa%23holiday@group.v.calendar.google.com"
+        );
+        assert_eq!(encode_path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn only_revoked_grants_and_rejections_are_permanent() {
+        assert_eq!(GoogleError::InvalidGrant.kind(), ErrorKind::Permanent);
+        let rejected = GoogleError::Rejected {
+            status: 404,
+            message: "Not Found".into(),
+        };
+        assert_eq!(rejected.kind(), ErrorKind::Permanent);
+        let busy = GoogleError::Unavailable {
+            status: 503,
+            attempts: 4,
+        };
+        assert_eq!(busy.kind(), ErrorKind::Retryable);
+        assert_eq!(busy.code(), "503");
+    }
+
+    #[test]
+    fn a_malformed_item_is_counted_not_fatal() {
+        let page: EventsPage = serde_json::from_value(serde_json::json!({
+            "items": [{"id": "a"}, {"id": 5}, {"id": "b", "status": "cancelled"}],
+            "nextSyncToken": "s"
+        }))
+        .unwrap();
+        let (events, unreadable) = page.events();
+        assert_eq!(events.len(), 2);
+        assert_eq!(unreadable, 1);
+        assert_eq!(page.next_sync_token.as_deref(), Some("s"));
+    }
+}

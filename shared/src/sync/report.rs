@@ -1,0 +1,111 @@
+//! What one workspace sync did: counts for the run's result, figures for the dashboard.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::calendar_rows::PageCounts;
+use crate::error::ErrorKind;
+use crate::google::client::CallStats;
+use crate::runner::Counts;
+
+/// At most this many unreadable event ids are kept for the dashboard.
+const UNREADABLE_IDS_KEPT: usize = 50;
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub google: Duration,
+    pub processing: Duration,
+    pub database: Duration,
+    pub tokens: Duration,
+}
+
+/// One connection that failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub calendar_id: String,
+    pub error: String,
+    pub kind: ErrorKind,
+    /// Google's status, when Google refused.
+    pub code: Option<String>,
+}
+
+/// The outcome of one workspace sync.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceReport {
+    pub connections: usize,
+    pub totals: PageCounts,
+    pub pages: u64,
+    pub events_fetched: u64,
+    /// Events that could not become rows (no id, unreadable times, …): skipped, not fatal.
+    pub unreadable: u64,
+    pub unreadable_ids: Vec<String>,
+    /// Sync tokens Google no longer accepted (410), each followed by a date-range listing.
+    pub fallbacks: u64,
+    pub refreshes: u32,
+    pub used_sync_token: bool,
+    pub api: CallStats,
+    pub timings: Timings,
+    /// Calendars whose listing finished in this run.
+    pub calendars_synced: Vec<String>,
+    /// Calendars left for a continuation message because the invocation ran out of time.
+    pub pending: Vec<String>,
+    pub failures: Vec<Failure>,
+}
+
+impl WorkspaceReport {
+    /// Adds one page's row counts.
+    pub fn add_page(&mut self, counts: PageCounts) {
+        self.pages += 1;
+        self.totals.inserted += counts.inserted;
+        self.totals.updated += counts.updated;
+        self.totals.deleted += counts.deleted;
+    }
+
+    /// Records an event that could not be mapped.
+    pub fn add_unreadable(&mut self, id: Option<&str>) {
+        self.unreadable += 1;
+        if let Some(id) = id.filter(|id| !id.is_empty())
+            && self.unreadable_ids.len() < UNREADABLE_IDS_KEPT
+        {
+            self.unreadable_ids.push(id.to_owned());
+        }
+    }
+
+    /// Every connection that was tried failed, and none is left for later.
+    pub fn all_failed(&self) -> bool {
+        !self.failures.is_empty()
+            && self.calendars_synced.is_empty()
+            && self.pending.is_empty()
+            && self.failures.len() >= self.connections
+    }
+
+    /// The counts recorded in the run's result.
+    pub fn counts(&self) -> Counts {
+        let failures: Vec<Value> = self
+            .failures
+            .iter()
+            .map(|f| json!({ "calendar_id": f.calendar_id, "error": f.error, "kind": f.kind.as_str() }))
+            .collect();
+        let value = json!({
+            "connections": self.connections,
+            "failed_connections": self.failures.len(),
+            "inserted": self.totals.inserted,
+            "updated": self.totals.updated,
+            "deleted": self.totals.deleted,
+            "pages": self.pages,
+            "events_fetched": self.events_fetched,
+            "unreadable_events": self.unreadable,
+            "sync_token_fallbacks": self.fallbacks,
+            "token_refreshes": self.refreshes,
+            "api_calls": self.api.requests,
+            "continued": self.pending,
+            "failures": failures,
+        });
+        match value {
+            Value::Object(map) => map,
+            _ => Counts::new(),
+        }
+    }
+}
