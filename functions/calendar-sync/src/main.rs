@@ -1,0 +1,9 @@
+use lambda_runtime::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init_tracing("info");
+    let config = calendar_sync::Config::from_env()?;
+    let state = calendar_sync::State::new(&config).await?;
+    lambda_runtime::run(service_fn(|event| calendar_sync::handler(&state, event))).await
+}

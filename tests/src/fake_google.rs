@@ -1,0 +1,491 @@
+//! A fake Google Calendar API and OAuth token endpoint, in memory, behaving like Google where
+//! the sync depends on it:
+//!
+//! - `GET /calendars/{id}/events`: `pageToken`/`nextPageToken`, `maxResults` (capped by
+//!   [`FakeGoogle::set_page_limit`]), `timeMin`/`timeMax` with overlap semantics,
+//!   `showDeleted`, `singleEvents`, `syncToken`/`nextSyncToken` returning only changes since
+//!   the token (cancelled events as tombstones), 410 for an expired token, 401 for an unknown
+//!   or expired access token;
+//! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, or
+//!   `invalid_grant` for a revoked grant;
+//! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers.
+//!
+//! Each account has its own calendars; tests change them between syncs and read the truth
+//! back with [`FakeGoogle::events`].
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "fake-client-id.apps.googleusercontent.com";
+pub const CLIENT_SECRET: &str = "fake-client-secret-value";
+
+/// A fault served instead of (or before) the next `events.list` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status (500, 503, …).
+    Status(u16),
+    /// 429 with `Retry-After: seconds`.
+    RateLimited { retry_after: u64 },
+    /// Answer normally, but only after this long.
+    Slow(Duration),
+}
+
+/// Tokens of one fake account.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    event: Value,
+    seq: u64,
+    cancelled: bool,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    refresh_token: String,
+    revoked: bool,
+    issued: u32,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    seq: u64,
+    accounts: HashMap<String, Account>,
+    /// Valid access tokens and their account.
+    access: HashMap<String, String>,
+    calendars: HashMap<(String, String), BTreeMap<String, Stored>>,
+    /// Sync tokens of an older generation answer 410.
+    sync_generation: usize,
+    faults: VecDeque<Fault>,
+    page_limit: usize,
+    delay: Duration,
+    list_calls: u64,
+    refresh_calls: u64,
+    faults_served: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running fake.
+#[derive(Debug, Clone)]
+pub struct FakeGoogle {
+    /// For `GOOGLE_CALENDAR_API_URL`.
+    pub api_url: String,
+    /// For `GOOGLE_OAUTH_TOKEN_URL`.
+    pub token_url: String,
+    inner: Shared,
+}
+
+impl FakeGoogle {
+    /// Starts the fake on a free local port.
+    pub async fn start() -> Self {
+        let inner: Shared = Arc::new(Mutex::new(Inner {
+            page_limit: 2500,
+            ..Inner::default()
+        }));
+        let app = axum::Router::new()
+            .route("/calendar/v3/calendars/{calendar}/events", get(list_events))
+            .route("/token", post(token))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the fake Google server");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeGoogle {
+            api_url: format!("{base}/calendar/v3"),
+            token_url: format!("{base}/token"),
+            inner,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Adds an account and returns its current tokens.
+    pub fn add_account(&self, name: &str) -> Grant {
+        let mut inner = self.lock();
+        let refresh_token = format!("refresh-{name}-{}", uuid::Uuid::new_v4().simple());
+        inner.accounts.insert(
+            name.to_owned(),
+            Account {
+                refresh_token: refresh_token.clone(),
+                ..Account::default()
+            },
+        );
+        let access_token = issue(&mut inner, name);
+        Grant {
+            access_token,
+            refresh_token,
+        }
+    }
+
+    /// Creates or replaces an event (a Google `Event` resource with at least `id`, `start`
+    /// and `end`); `updated` and `status` are filled in.
+    pub fn put_event(&self, account: &str, calendar: &str, mut event: Value) {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        let id = event["id"].as_str().expect("an event id").to_owned();
+        let start = instant(&event["start"]).expect("a readable start");
+        let end = instant(&event["end"]).expect("a readable end");
+        event["status"] = json!("confirmed");
+        event["kind"] = json!("calendar#event");
+        event["updated"] = json!(format!(
+            "2026-11-{:02}T10:00:{:02}.000Z",
+            1 + seq % 28,
+            seq % 60
+        ));
+        inner
+            .calendars
+            .entry((account.to_owned(), calendar.to_owned()))
+            .or_default()
+            .insert(
+                id,
+                Stored {
+                    event,
+                    seq,
+                    cancelled: false,
+                    start,
+                    end,
+                },
+            );
+    }
+
+    /// Cancels (deletes) an event: later listings return it as a tombstone.
+    pub fn cancel_event(&self, account: &str, calendar: &str, id: &str) {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        let stored = inner
+            .calendars
+            .get_mut(&(account.to_owned(), calendar.to_owned()))
+            .and_then(|events| events.get_mut(id))
+            .expect("cancelling an event that exists");
+        stored.cancelled = true;
+        stored.seq = seq;
+    }
+
+    /// The live (not cancelled) events of a calendar, by id.
+    pub fn events(&self, account: &str, calendar: &str) -> Vec<Value> {
+        self.lock()
+            .calendars
+            .get(&(account.to_owned(), calendar.to_owned()))
+            .map(|events| {
+                events
+                    .values()
+                    .filter(|s| !s.cancelled)
+                    .map(|s| s.event.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Makes every access token issued so far for `account` answer 401.
+    pub fn expire_access_tokens(&self, account: &str) {
+        self.lock().access.retain(|_, owner| owner != account);
+    }
+
+    /// Revokes the grant of `account`: access tokens answer 401, refreshes `invalid_grant`.
+    pub fn revoke(&self, account: &str) {
+        let mut inner = self.lock();
+        inner.access.retain(|_, owner| owner != account);
+        if let Some(a) = inner.accounts.get_mut(account) {
+            a.revoked = true;
+        }
+    }
+
+    /// Makes every sync token issued so far answer 410.
+    pub fn expire_sync_tokens(&self) {
+        self.lock().sync_generation += 1;
+    }
+
+    /// Queues faults for the next `events.list` calls, in order.
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    /// Caps `maxResults`, to make listings page.
+    pub fn set_page_limit(&self, limit: usize) {
+        self.lock().page_limit = limit.max(1);
+    }
+
+    /// Delays every `events.list` answer.
+    pub fn set_delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// `events.list` requests received (faults included).
+    pub fn list_calls(&self) -> u64 {
+        self.lock().list_calls
+    }
+
+    /// Token refreshes answered.
+    pub fn refresh_calls(&self) -> u64 {
+        self.lock().refresh_calls
+    }
+
+    /// Faults served so far.
+    pub fn faults_served(&self) -> u64 {
+        self.lock().faults_served
+    }
+}
+
+fn issue(inner: &mut Inner, account: &str) -> String {
+    let issued = {
+        let a = inner.accounts.entry(account.to_owned()).or_default();
+        a.issued += 1;
+        a.issued
+    };
+    let token = format!(
+        "access-{account}-{issued}-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    inner.access.insert(token.clone(), account.to_owned());
+    token
+}
+
+/// A `start`/`end` object as an instant (all-day dates at UTC midnight).
+fn instant(time: &Value) -> Option<DateTime<Utc>> {
+    if let Some(date_time) = time["dateTime"].as_str() {
+        return DateTime::parse_from_rfc3339(date_time)
+            .ok()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(time["date"].as_str()?, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "error": { "code": status.as_u16(), "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn list_events(
+    State(inner): State<Shared>,
+    Path(calendar): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (fault, delay) = {
+        let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard.list_calls += 1;
+        let fault = guard.faults.pop_front();
+        if fault.is_some() {
+            guard.faults_served += 1;
+        }
+        (fault, guard.delay)
+    };
+    match fault {
+        Some(Fault::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error(status, "Backend Error");
+        }
+        Some(Fault::RateLimited { retry_after }) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Rate Limit Exceeded");
+            if let Ok(value) = retry_after.to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Some(Fault::Slow(pause)) => tokio::time::sleep(pause).await,
+        None => {}
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(account) = bearer.and_then(|token| inner.access.get(token)).cloned() else {
+        return error(StatusCode::UNAUTHORIZED, "Invalid Credentials");
+    };
+    if query.get("singleEvents").map(String::as_str) != Some("true") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the sync asks for singleEvents=true",
+        );
+    }
+    let show_deleted = query.get("showDeleted").map(String::as_str) == Some("true");
+    let limit = query
+        .get("maxResults")
+        .and_then(|m| m.parse::<usize>().ok())
+        .unwrap_or(250)
+        .min(inner.page_limit);
+
+    // A page token carries the offset and the state the listing started from, so a listing
+    // sees one consistent snapshot across its pages.
+    let (offset, snapshot) = match query.get("pageToken") {
+        Some(token) => match parse_pair(token, "page") {
+            Some(pair) => pair,
+            None => return error(StatusCode::BAD_REQUEST, "Invalid page token"),
+        },
+        None => (0, inner.seq),
+    };
+    let since = match query.get("syncToken") {
+        Some(token) => {
+            if query.contains_key("timeMin") || query.contains_key("timeMax") {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "syncToken cannot be used with timeMin/timeMax",
+                );
+            }
+            match parse_pair(token, "sync") {
+                Some((generation, seq)) if generation == inner.sync_generation => Some(seq),
+                _ => {
+                    return error(
+                        StatusCode::GONE,
+                        "Sync token is no longer valid, a full sync is required.",
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    let bound = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+        query
+            .get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("Bad {name}")))
+            })
+            .transpose()
+    };
+    let (time_min, time_max) = match (bound("timeMin"), bound("timeMax")) {
+        (Ok(min), Ok(max)) => (min, max),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+
+    let empty = BTreeMap::new();
+    let events = inner.calendars.get(&(account, calendar)).unwrap_or(&empty);
+    let mut matching: Vec<&Stored> = events
+        .values()
+        .filter(|s| s.seq <= snapshot)
+        .filter(|s| match since {
+            Some(since) => s.seq > since,
+            None => {
+                (show_deleted || !s.cancelled)
+                    && time_min.is_none_or(|min| s.end > min)
+                    && time_max.is_none_or(|max| s.start < max)
+            }
+        })
+        .collect();
+    if since.is_some() {
+        matching.sort_by_key(|s| s.seq);
+    } else {
+        matching.sort_by(|a, b| {
+            (a.start, a.event["id"].as_str()).cmp(&(b.start, b.event["id"].as_str()))
+        });
+    }
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|s| {
+            if s.cancelled {
+                json!({ "kind": "calendar#event", "id": s.event["id"], "status": "cancelled" })
+            } else {
+                s.event.clone()
+            }
+        })
+        .collect();
+    let mut body = json!({ "kind": "calendar#events", "timeZone": "UTC", "items": items });
+    if offset + limit < matching.len() {
+        body["nextPageToken"] = json!(format!("page-{}-{snapshot}", offset + limit));
+    } else {
+        body["nextSyncToken"] = json!(format!("sync-{}-{snapshot}", inner.sync_generation));
+    }
+    axum::Json(body).into_response()
+}
+
+fn parse_pair(token: &str, prefix: &str) -> Option<(usize, u64)> {
+    let rest = token.strip_prefix(prefix)?.strip_prefix('-')?;
+    let (offset, snapshot) = rest.split_once('-')?;
+    Some((offset.parse().ok()?, snapshot.parse().ok()?))
+}
+
+async fn token(State(inner): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    inner.refresh_calls += 1;
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "error": "invalid_client", "error_description": "Unauthorized" })),
+        )
+            .into_response();
+    }
+    if field("grant_type") != "refresh_token" {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": "unsupported_grant_type" })),
+        )
+            .into_response();
+    }
+    let refresh = field("refresh_token");
+    let account = inner
+        .accounts
+        .iter()
+        .find(|(_, a)| a.refresh_token == refresh && !a.revoked)
+        .map(|(name, _)| name.clone());
+    let Some(account) = account else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({
+                "error": "invalid_grant",
+                "error_description": "Token has been expired or revoked."
+            })),
+        )
+            .into_response();
+    };
+    let access_token = issue(&mut inner, &account);
+    axum::Json(json!({
+        "access_token": access_token,
+        "expires_in": 3599,
+        "scope": "https://www.googleapis.com/auth/calendar",
+        "token_type": "Bearer"
+    }))
+    .into_response()
+}
+
+/// A timed event resource.
+pub fn timed_event(id: &str, summary: &str, start: DateTime<Utc>, minutes: i64) -> Value {
+    json!({
+        "id": id,
+        "summary": summary,
+        "start": { "dateTime": start.to_rfc3339(), "timeZone": "UTC" },
+        "end": { "dateTime": (start + chrono::Duration::minutes(minutes)).to_rfc3339(), "timeZone": "UTC" },
+    })
+}
+
+/// An all-day event resource over `days` days from `date`.
+pub fn all_day_event(id: &str, summary: &str, date: NaiveDate, days: u64) -> Value {
+    json!({
+        "id": id,
+        "summary": summary,
+        "start": { "date": date.to_string() },
+        "end": { "date": (date + chrono::Days::new(days)).to_string() },
+    })
+}

@@ -1,0 +1,862 @@
+//! `calendar-sync` and `calendar-full-sync` end to end: messages through the local SQS server,
+//! the fake Google Calendar, rows in a real Postgres. After each scenario the rows are
+//! compared with the fake calendar's truth.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{DateTime, NaiveDate, Utc};
+use integration_tests::fake_google::{FakeGoogle, Fault, all_day_event, timed_event};
+use integration_tests::sync_support::{
+    assert_mirrors, connect_google, stored_sync_token, sync_config, sync_worker, synced_rows,
+};
+use integration_tests::{
+    Queues, attribute, dead_letters, fifo_queues, next_batch, receive, send, sqs, workspace,
+};
+use jobs_cli::event_source::lambda_context;
+use serde_json::{Value, json};
+use shared::encryption::{MasterKey, WorkspaceKey};
+use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
+use shared::runner::{Runner, deadline_from_epoch_millis};
+use shared::sync::{SyncConfig, SyncJob};
+use shared::task::LeaseScope;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// A worker under test: its queues, runner and job.
+struct Worker<P> {
+    sqs: aws_sdk_sqs::Client,
+    queues: Queues,
+    runner: Runner,
+    job: SyncJob<P>,
+}
+
+impl<P: shared::sync::SyncPayload> Worker<P> {
+    async fn new(pool: &PgPool, fake: &FakeGoogle, tune: impl FnOnce(&mut SyncConfig)) -> Self {
+        let sqs = sqs().await;
+        let queues = fifo_queues(&sqs, 60).await;
+        let mut config = sync_config(&queues, fake);
+        tune(&mut config);
+        let (runner, job) = sync_worker(pool, &sqs, &config);
+        Worker {
+            sqs,
+            queues,
+            runner,
+            job,
+        }
+    }
+
+    /// Sends a message for `ws_id` (optionally one calendar).
+    async fn enqueue(&self, ws_id: Uuid, calendar: Option<&str>) -> String {
+        let mut body = json!({ "ws_id": ws_id });
+        if let Some(calendar) = calendar {
+            body["calendarId"] = json!(calendar);
+        }
+        send(
+            &self.sqs,
+            &self.queues.queue_url,
+            &ws_id.to_string(),
+            &Uuid::new_v4().to_string(),
+            &body.to_string(),
+        )
+        .await
+    }
+
+    /// Receives the next batch and runs it with `timeout` left, settling it as Lambda does.
+    async fn invoke(&self, timeout: Duration) -> (SqsEvent, SqsBatchResponse) {
+        let event = next_batch(&self.sqs, &self.queues.queue_url).await;
+        let context = lambda_context(timeout);
+        let response = self
+            .runner
+            .run_batch(
+                &self.job,
+                event.clone(),
+                deadline_from_epoch_millis(context.deadline),
+            )
+            .await
+            .unwrap();
+        let source =
+            jobs_cli::event_source::EventSource::new(self.sqs.clone(), &self.queues.queue_url)
+                .await
+                .unwrap();
+        source.settle(&event, &response).await.unwrap();
+        (event, response)
+    }
+
+    /// One message for `ws_id`, delivered and run.
+    async fn sync(&self, ws_id: Uuid) -> SqsBatchResponse {
+        self.enqueue(ws_id, None).await;
+        self.invoke(Duration::from_secs(120)).await.1
+    }
+
+    /// Redelivers the records of `event` that were reported failed, now instead of after their
+    /// backoff (their FIFO group is blocked until then), and runs them.
+    async fn retry_now(&self, event: &SqsEvent, response: &SqsBatchResponse) -> SqsBatchResponse {
+        for failure in &response.batch_item_failures {
+            let record = event
+                .records
+                .iter()
+                .find(|r| r.message_id.as_deref() == Some(failure.item_identifier.as_str()))
+                .unwrap();
+            self.sqs
+                .change_message_visibility()
+                .queue_url(&self.queues.queue_url)
+                .receipt_handle(record.receipt_handle.clone().unwrap())
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+        self.invoke(Duration::from_secs(120)).await.1
+    }
+}
+
+/// The latest run's status and result for `ws_id`.
+async fn last_run(pool: &PgPool, ws_id: Uuid) -> (String, Value) {
+    sqlx::query_as(
+        "SELECT status, coalesce(result, '{}'::jsonb) FROM jobs.runs
+         WHERE ws_id = $1 ORDER BY started_at DESC, finished_at DESC NULLS FIRST LIMIT 1",
+    )
+    .bind(ws_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The latest dashboard row: status, inserted, updated, deleted, pages.
+async fn last_dashboard(pool: &PgPool, ws_id: Uuid) -> (String, i32, i32, i32, i32) {
+    sqlx::query_as(
+        "SELECT status, inserted_events, updated_events, deleted_events, google_api_pages_fetched
+         FROM public.calendar_sync_dashboard WHERE ws_id = $1 ORDER BY start_time DESC LIMIT 1",
+    )
+    .bind(ws_id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+fn at(days: i64, hour: u32) -> DateTime<Utc> {
+    let day = Utc::now().date_naive();
+    let day = if days >= 0 {
+        day + chrono::Days::new(days.unsigned_abs())
+    } else {
+        day - chrono::Days::new(days.unsigned_abs())
+    };
+    day.and_hms_opt(hour, 0, 0).unwrap().and_utc()
+}
+
+/// `n` one-hour events `e000…` spread over the coming weeks.
+fn seed(fake: &FakeGoogle, account: &str, calendar: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        let start = at((i % 40) as i64 - 10, 8 + (i % 9) as u32);
+        fake.put_event(
+            account,
+            calendar,
+            timed_event(
+                &format!("{prefix}{i:03}"),
+                &format!("Meeting {i}"),
+                start,
+                60,
+            ),
+        );
+    }
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn first_sync_then_changes_reach_postgres_exactly(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("ana");
+    seed(&fake, "ana", "primary", "e", 12);
+    let mut coloured = timed_event("red", "Dentist", at(2, 9), 30);
+    coloured["colorId"] = json!("1");
+    coloured["description"] = json!("Bring the card");
+    fake.put_event("ana", "primary", coloured);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    let response = worker.sync(ws).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_mirrors(&pool, ws, &fake, "ana", "primary").await;
+    assert_eq!(
+        last_dashboard(&pool, ws).await,
+        ("completed".into(), 13, 0, 0, 1)
+    );
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["inserted"], 13);
+    let first_token = stored_sync_token(&pool, ws, token, "primary").await;
+    assert!(first_token.is_some(), "the sync token is stored");
+    let locked: bool = sqlx::query_scalar(
+        "SELECT bool_and(locked AND sync_status = 'synced' AND last_synced_at IS NOT NULL
+                         AND external_updated_at IS NOT NULL)
+         FROM public.workspace_calendar_events WHERE ws_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        locked,
+        "synced rows are locked, synced, and carry Google's updated time"
+    );
+
+    // Create one, update one, cancel one: the incremental listing carries exactly these.
+    fake.put_event("ana", "primary", timed_event("new", "Lunch", at(3, 12), 60));
+    fake.put_event(
+        "ana",
+        "primary",
+        timed_event("e001", "Moved meeting", at(4, 15), 45),
+    );
+    fake.cancel_event("ana", "primary", "e002");
+    let calls_before = fake.list_calls();
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "ana", "primary").await;
+    assert_eq!(
+        last_dashboard(&pool, ws).await,
+        ("completed".into(), 1, 1, 1, 1)
+    );
+    assert_eq!(fake.list_calls() - calls_before, 1, "one sync-token page");
+    let second_token = stored_sync_token(&pool, ws, token, "primary").await;
+    assert_ne!(
+        second_token, first_token,
+        "the token advanced with the data"
+    );
+    let used: bool = sqlx::query_scalar(
+        "SELECT sync_token_used FROM public.calendar_sync_dashboard
+         WHERE ws_id = $1 ORDER BY start_time DESC LIMIT 1",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(used);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn full_sync_follows_every_page_of_its_window(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    fake.set_page_limit(7);
+    let grant = fake.add_account("bo");
+    seed(&fake, "bo", "primary", "e", 40);
+    // Outside now −90 d … now +180 d: never listed by a full sync.
+    fake.put_event(
+        "bo",
+        "primary",
+        timed_event("old", "Long ago", at(-200, 9), 60),
+    );
+    fake.put_event(
+        "bo",
+        "primary",
+        timed_event("far", "Far ahead", at(400, 9), 60),
+    );
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarFullSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    worker.sync(ws).await;
+    let stored = synced_rows(&pool, ws, "primary").await;
+    assert_eq!(stored.len(), 40);
+    assert!(stored.iter().all(|r| r.external_event_id.starts_with('e')));
+    assert_eq!(fake.list_calls(), 6, "⌈40 / 7⌉ pages");
+    assert_eq!(
+        last_dashboard(&pool, ws).await,
+        ("completed".into(), 40, 0, 0, 6)
+    );
+    assert!(
+        stored_sync_token(&pool, ws, token, "primary")
+            .await
+            .is_some()
+    );
+
+    // Truth within the window: drop the two outside events and compare.
+    fake.cancel_event("bo", "primary", "old");
+    fake.cancel_event("bo", "primary", "far");
+    assert_mirrors(&pool, ws, &fake, "bo", "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("cy");
+    seed(&fake, "cy", "primary", "e", 10);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+    let old_token = stored_sync_token(&pool, ws, token, "primary").await;
+
+    fake.expire_sync_tokens();
+    fake.put_event(
+        "cy",
+        "primary",
+        timed_event("e003", "Renamed", at(1, 10), 30),
+    );
+    fake.put_event(
+        "cy",
+        "primary",
+        timed_event("added", "Added", at(5, 10), 30),
+    );
+    let response = worker.sync(ws).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_mirrors(&pool, ws, &fake, "cy", "primary").await;
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(result["sync_token_fallbacks"], 1);
+    let new_token = stored_sync_token(&pool, ws, token, "primary").await;
+    assert!(new_token.is_some() && new_token != old_token);
+
+    // The new token works: the next sync is one incremental page again.
+    let calls = fake.list_calls();
+    fake.cancel_event("cy", "primary", "e004");
+    worker.sync(ws).await;
+    assert_eq!(fake.list_calls() - calls, 1);
+    assert_mirrors(&pool, ws, &fake, "cy", "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("di");
+    seed(&fake, "di", "primary", "e", 5);
+    let ws = workspace(&pool, None).await;
+    // Google no longer accepts the stored token, and nothing says it expired: the 401 path.
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    fake.expire_access_tokens("di");
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "di", "primary").await;
+    assert_eq!(fake.refresh_calls(), 1);
+    let (access, expires_at): (String, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT access_token, expires_at FROM public.calendar_auth_tokens WHERE id = $1",
+    )
+    .bind(token)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_ne!(access, grant.access_token, "the new access token is stored");
+    let expires_at = expires_at.expect("expires_at is stored");
+    assert!(expires_at > Utc::now() + chrono::Duration::minutes(55));
+
+    // The stored token is used as is next time: no refresh.
+    worker.sync(ws).await;
+    assert_eq!(fake.refresh_calls(), 1);
+
+    // Expiring within 5 minutes: refreshed before the call, without a 401.
+    sqlx::query("UPDATE public.calendar_auth_tokens SET expires_at = now() + interval '2 minutes' WHERE id = $1")
+        .bind(token)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let calls = fake.list_calls();
+    worker.sync(ws).await;
+    assert_eq!(fake.refresh_calls(), 2);
+    assert_eq!(
+        fake.list_calls() - calls,
+        1,
+        "no rejected call before the refresh"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_revoked_grant_deactivates_the_token_and_fails_only_its_workspace(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let revoked = fake.add_account("ed");
+    let fine = fake.add_account("fa");
+    seed(&fake, "ed", "primary", "e", 3);
+    seed(&fake, "fa", "primary", "f", 4);
+    let ws_revoked = workspace(&pool, None).await;
+    let ws_fine = workspace(&pool, None).await;
+    let revoked_token = connect_google(&pool, ws_revoked, &revoked, None, &["primary"]).await;
+    connect_google(&pool, ws_fine, &fine, None, &["primary"]).await;
+    fake.revoke("ed");
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    let dead_id = worker.enqueue(ws_revoked, None).await;
+    worker.enqueue(ws_fine, None).await;
+    let (event, response) = worker.invoke(Duration::from_secs(120)).await;
+    assert_eq!(event.records.len(), 2, "both workspaces in one batch");
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the dead one is acknowledged"
+    );
+
+    assert_mirrors(&pool, ws_fine, &fake, "fa", "primary").await;
+    assert_eq!(last_run(&pool, ws_fine).await.0, "succeeded");
+    assert_eq!(last_run(&pool, ws_revoked).await.0, "dead");
+    assert!(synced_rows(&pool, ws_revoked, "primary").await.is_empty());
+    let active: bool =
+        sqlx::query_scalar("SELECT is_active FROM public.calendar_auth_tokens WHERE id = $1")
+            .bind(revoked_token)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!active, "the revoked token is deactivated");
+    assert_eq!(last_dashboard(&pool, ws_revoked).await.0, "failed");
+
+    let letters = dead_letters(&worker.sqs, &worker.queues.dlq_url).await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        attribute(&letters[0], "original_message_id").as_deref(),
+        Some(dead_id.as_str())
+    );
+    let error = attribute(&letters[0], "error").unwrap();
+    assert!(error.contains("invalid_grant"), "{error}");
+    assert!(!error.contains(&revoked.refresh_token) && !error.contains(&revoked.access_token));
+    assert!(
+        receive(&worker.sqs, &worker.queues.queue_url, 0)
+            .await
+            .is_empty()
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn transient_google_errors_are_retried_to_a_correct_state(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    fake.set_page_limit(4);
+    let grant = fake.add_account("gu");
+    seed(&fake, "gu", "primary", "e", 10);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    fake.inject([
+        Fault::Status(500),
+        Fault::RateLimited { retry_after: 1 },
+        Fault::Status(503),
+    ]);
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    let response = worker.sync(ws).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_mirrors(&pool, ws, &fake, "gu", "primary").await;
+    assert_eq!(fake.faults_served(), 3);
+    assert_eq!(
+        fake.list_calls(),
+        3 + 3,
+        "three pages, three retried answers"
+    );
+    let retries: i32 = sqlx::query_scalar(
+        "SELECT google_api_retry_count FROM public.calendar_sync_dashboard WHERE ws_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(retries, 3);
+
+    // More failures than attempts: the message is retried later, nothing half-stored.
+    fake.put_event("gu", "primary", timed_event("late", "Late", at(1, 9), 30));
+    fake.inject([Fault::Status(503); 4]);
+    worker.enqueue(ws, None).await;
+    let (event, response) = worker.invoke(Duration::from_secs(120)).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(last_run(&pool, ws).await.0, "failed");
+    let response = worker.retry_now(&event, &response).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(last_run(&pool, ws).await.0, "succeeded");
+    assert_mirrors(&pool, ws, &fake, "gu", "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_database_failure_mid_sync_never_advances_the_token(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    fake.set_page_limit(5);
+    let grant = fake.add_account("hu");
+    seed(&fake, "hu", "primary", "e", 12);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+    let good_token = stored_sync_token(&pool, ws, token, "primary")
+        .await
+        .unwrap();
+
+    // A page holding a "poison" title fails to write, the way a dropped connection would.
+    sqlx::query(
+        "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.title = 'poison' THEN RAISE EXCEPTION 'injected write failure'; END IF;
+         RETURN NEW; END $$",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER test_poison BEFORE INSERT OR UPDATE ON public.workspace_calendar_events
+         FOR EACH ROW EXECUTE FUNCTION test_poison()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // After a 410 the window is relisted in pages of 5; the new events sort last, so pages 1–3
+    // commit and page 4, holding the poison, fails.
+    fake.expire_sync_tokens();
+    for i in 0..6 {
+        let title = if i == 4 { "poison" } else { "New" };
+        fake.put_event(
+            "hu",
+            "primary",
+            timed_event(&format!("n{i}"), title, at(40, 9 + i), 30),
+        );
+    }
+    worker.enqueue(ws, None).await;
+    let (event, response) = worker.invoke(Duration::from_secs(120)).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "retried");
+    let (status, _) = last_run(&pool, ws).await;
+    assert_eq!(status, "failed");
+    assert_eq!(
+        stored_sync_token(&pool, ws, token, "primary").await,
+        None,
+        "the 410 cleared the token and no new one was stored past the failed page"
+    );
+    let titles: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.workspace_calendar_events WHERE ws_id = $1 AND title = 'poison'",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(titles, 0, "the failed page rolled back");
+    assert_ne!(good_token, "");
+
+    let checkpoint: i32 = sqlx::query_scalar("SELECT pages_done FROM jobs.sync_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(checkpoint, 3, "the committed pages are remembered");
+
+    sqlx::query("DROP TRIGGER test_poison ON public.workspace_calendar_events")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let calls = fake.list_calls();
+    worker.retry_now(&event, &response).await;
+    assert_eq!(
+        fake.list_calls() - calls,
+        1,
+        "the retry resumes at the failed page"
+    );
+    assert_eq!(last_run(&pool, ws).await.0, "succeeded");
+    assert_mirrors(&pool, ws, &fake, "hu", "primary").await;
+    assert!(
+        stored_sync_token(&pool, ws, token, "primary")
+            .await
+            .is_some()
+    );
+    let checkpoints: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.sync_checkpoints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(checkpoints, 0);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("io");
+    seed(&fake, "io", "primary", "e", 8);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    worker.enqueue(ws, None).await;
+    let event = next_batch(&worker.sqs, &worker.queues.queue_url).await;
+    let source =
+        jobs_cli::event_source::EventSource::new(worker.sqs.clone(), &worker.queues.queue_url)
+            .await
+            .unwrap();
+    for _ in 0..2 {
+        let response = worker
+            .runner
+            .run_batch(&worker.job, event.clone(), None)
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        source.settle(&event, &response).await.unwrap();
+    }
+    let statuses: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at")
+            .bind(ws)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, ["succeeded", "skipped"]);
+
+    // A replay with a new id (a second producer) does the work again, harmlessly.
+    sqlx::query("DELETE FROM public.calendar_sync_states")
+        .execute(&pool)
+        .await
+        .unwrap();
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "io", "primary").await;
+    assert_eq!(
+        last_dashboard(&pool, ws).await,
+        ("completed".into(), 0, 8, 0, 1)
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kept(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("ju");
+    let emoji = "😀".repeat(300); // 300 characters, 1200 bytes
+    let accents = "é".repeat(600); // 600 characters, 1200 bytes
+    let mut long = timed_event("long", &emoji, at(1, 9), 30);
+    long["description"] = json!("日本".repeat(6000)); // 12 000 characters
+    fake.put_event("ju", "primary", long);
+    fake.put_event(
+        "ju",
+        "primary",
+        timed_event("accents", &accents, at(1, 11), 30),
+    );
+    fake.put_event("ju", "primary", timed_event("blank", "   ", at(1, 13), 30));
+    let day = Utc::now().date_naive() + chrono::Days::new(3);
+    fake.put_event("ju", "primary", all_day_event("holiday", "Holiday", day, 2));
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+
+    let rows = synced_rows(&pool, ws, "primary").await;
+    let row = |id: &str| rows.iter().find(|r| r.external_event_id == id).unwrap();
+    assert_eq!(
+        row("long").title,
+        "😀".repeat(255),
+        "255 characters, 1020 bytes"
+    );
+    assert_eq!(
+        row("long").description,
+        "日本".repeat(5000),
+        "10 000 characters"
+    );
+    assert_eq!(row("accents").title, "é".repeat(255));
+    assert_eq!(row("blank").title, "Untitled Event");
+    let holiday = row("holiday");
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(holiday.start_at, midnight(day));
+    assert_eq!(
+        holiday.end_at,
+        midnight(day + chrono::Days::new(2)),
+        "Google's exclusive end"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn two_connections_of_one_workspace_sync_side_by_side(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let first = fake.add_account("ka");
+    let second = fake.add_account("lu");
+    seed(&fake, "ka", "primary", "a", 6);
+    seed(&fake, "ka", "team@example.com", "t", 3);
+    seed(&fake, "lu", "lu@example.com", "b", 5);
+    let ws = workspace(&pool, None).await;
+    let first_token =
+        connect_google(&pool, ws, &first, None, &["primary", "team@example.com"]).await;
+    connect_google(&pool, ws, &second, None, &["lu@example.com"]).await;
+    // Deletes are off for the team calendar: its cancelled events stay.
+    sqlx::query("UPDATE public.calendar_connections SET sync_delete_enabled = false WHERE calendar_id = 'team@example.com'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "ka", "primary").await;
+    assert_mirrors(&pool, ws, &fake, "ka", "team@example.com").await;
+    assert_mirrors(&pool, ws, &fake, "lu", "lu@example.com").await;
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(result["connections"], 3);
+
+    fake.cancel_event("ka", "team@example.com", "t000");
+    fake.cancel_event("ka", "primary", "a000");
+    // Only the named calendar this time.
+    worker.enqueue(ws, Some("team@example.com")).await;
+    worker.invoke(Duration::from_secs(120)).await;
+    assert_eq!(
+        synced_rows(&pool, ws, "team@example.com").await.len(),
+        3,
+        "delete is off"
+    );
+    assert_eq!(
+        synced_rows(&pool, ws, "primary").await.len(),
+        6,
+        "not synced this time"
+    );
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "ka", "primary").await;
+    assert!(
+        stored_sync_token(&pool, ws, first_token, "team@example.com")
+            .await
+            .is_some()
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("mo");
+    seed(&fake, "mo", "primary", "e", 4);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let full = Worker::<CalendarFullSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    // An incremental sync holds the workspace's calendar lease.
+    let holder = Uuid::new_v4();
+    let lease = Duration::from_secs(60);
+    assert!(
+        shared::lease::try_acquire(&pool, LeaseScope::Calendar, ws, holder, lease)
+            .await
+            .unwrap()
+    );
+    full.enqueue(ws, None).await;
+    let (event, response) = full.invoke(Duration::from_secs(120)).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "retried later");
+    assert_eq!(fake.list_calls(), 0, "Google was not called");
+    assert!(synced_rows(&pool, ws, "primary").await.is_empty());
+    let (status, _) = last_run(&pool, ws).await;
+    assert_eq!(status, "failed");
+
+    assert!(
+        shared::lease::release(&pool, LeaseScope::Calendar, ws, holder)
+            .await
+            .unwrap()
+    );
+    full.retry_now(&event, &response).await;
+    assert_mirrors(&pool, ws, &fake, "mo", "primary").await;
+    let leases: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.leases")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leases, 0, "released after the run");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("nu");
+    seed(&fake, "nu", "primary", "e", 4);
+    let mut detailed = timed_event("detailed", &"ü".repeat(300), at(2, 9), 30);
+    detailed["description"] = json!("Agenda");
+    detailed["location"] = json!("Room 4");
+    fake.put_event("nu", "primary", detailed);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let master_secret = shared::config::Secret::new("test-master-key");
+    let master = MasterKey::derive(&master_secret).unwrap();
+    let key = WorkspaceKey::generate();
+    sqlx::query(
+        "INSERT INTO public.workspace_encryption_keys (ws_id, encrypted_key) VALUES ($1, $2)",
+    )
+    .bind(ws)
+    .bind(master.wrap(&key).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |config| {
+        config.master_key = Some(master_secret.clone());
+    })
+    .await;
+    worker.sync(ws).await;
+
+    let stored: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT external_event_id, title, description, location, is_encrypted
+         FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
+    )
+    .bind(ws)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 5);
+    for (id, title, description, location, encrypted) in &stored {
+        assert!(encrypted, "{id} is marked encrypted");
+        assert!(
+            title.chars().count() <= 255,
+            "the ciphertext fits the column"
+        );
+        let truth = fake
+            .events("nu", "primary")
+            .into_iter()
+            .find(|e| e["id"] == json!(id))
+            .unwrap();
+        let plain_title = key.decrypt(title).unwrap();
+        let summary = truth["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with(&plain_title),
+            "{id}: decrypts to a prefix of the summary"
+        );
+        if id == "detailed" {
+            assert!(
+                plain_title.chars().count() < 300,
+                "clamped for the ciphertext budget"
+            );
+            assert_eq!(key.decrypt(description).unwrap(), "Agenda");
+            assert_eq!(key.decrypt(location).unwrap(), "Room 4");
+        } else {
+            assert_eq!(plain_title, summary);
+            assert_eq!(description, "", "empty stays empty");
+        }
+    }
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    fake.set_page_limit(5);
+    fake.set_delay(Duration::from_millis(250));
+    let grant = fake.add_account("ol");
+    seed(&fake, "ol", "primary", "e", 40);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarFullSyncPayload>::new(&pool, &fake, |config| {
+        config.checkpoint_margin = Duration::from_secs(1);
+    })
+    .await;
+
+    // 8 pages of 250 ms cannot fit in 3 s with a 1 s margin.
+    worker.enqueue(ws, None).await;
+    let (_, response) = worker.invoke(Duration::from_secs(3)).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the first part succeeded"
+    );
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["continued"], json!(["primary"]));
+    let partial = synced_rows(&pool, ws, "primary").await.len();
+    assert!(
+        partial > 0 && partial < 40,
+        "{partial} rows after the first invocation"
+    );
+    assert_eq!(stored_sync_token(&pool, ws, token, "primary").await, None);
+
+    let mut invocations = 1;
+    loop {
+        let visible = receive(&worker.sqs, &worker.queues.queue_url, 0).await;
+        if visible.is_empty() {
+            break;
+        }
+        // Give it back and run it as the next delivery.
+        for message in &visible {
+            worker
+                .sqs
+                .change_message_visibility()
+                .queue_url(&worker.queues.queue_url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .visibility_timeout(0)
+                .send()
+                .await
+                .unwrap();
+        }
+        worker.invoke(Duration::from_secs(3)).await;
+        invocations += 1;
+        assert!(invocations < 20, "the sync makes progress");
+    }
+    assert!(invocations >= 2);
+    assert_mirrors(&pool, ws, &fake, "ol", "primary").await;
+    assert!(
+        stored_sync_token(&pool, ws, token, "primary")
+            .await
+            .is_some()
+    );
+    assert_eq!(fake.list_calls(), 8, "no page was fetched twice");
+}
