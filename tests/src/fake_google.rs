@@ -363,19 +363,19 @@ async fn list_events(
         }
         None => None,
     };
-    let bound = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+    let bound = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
         query
             .get(name)
             .map(|v| {
                 DateTime::parse_from_rfc3339(v)
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("Bad {name}")))
+                    .map_err(|_| format!("Bad {name}"))
             })
             .transpose()
     };
     let (time_min, time_max) = match (bound("timeMin"), bound("timeMax")) {
         (Ok(min), Ok(max)) => (min, max),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(message), _) | (_, Err(message)) => return error(StatusCode::BAD_REQUEST, &message),
     };
 
     let empty = BTreeMap::new();
