@@ -860,3 +860,55 @@ async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(po
     );
     assert_eq!(fake.list_calls(), 8, "no page was fetched twice");
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("demo");
+    seed(&fake, "demo", "primary", "d", 6);
+    jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
+    let ws = jobs_cli::demo::DEMO_WS;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 60).await;
+    let config = sync_config(&queues, &fake);
+
+    let (runner, job) = sync_worker(&pool, &sqs, &config);
+    let state = calendar_sync::State { runner, job };
+    let event: SqsEvent =
+        serde_json::from_str(include_str!("../../events/calendar-sync.json")).unwrap();
+    let context = lambda_context(Duration::from_secs(120));
+    let response = calendar_sync::handler(&state, lambda_runtime::LambdaEvent::new(event, context))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_mirrors(&pool, ws, &fake, "demo", "primary").await;
+
+    fake.put_event(
+        "demo",
+        "primary",
+        timed_event("extra", "Extra", at(1, 9), 30),
+    );
+    let (runner, job) = sync_worker(&pool, &sqs, &config);
+    let state = calendar_full_sync::State { runner, job };
+    let event: SqsEvent =
+        serde_json::from_str(include_str!("../../events/calendar-full-sync.json")).unwrap();
+    let context = lambda_context(Duration::from_secs(120));
+    calendar_full_sync::handler(&state, lambda_runtime::LambdaEvent::new(event, context))
+        .await
+        .unwrap();
+    assert_mirrors(&pool, ws, &fake, "demo", "primary").await;
+    let tasks: Vec<(String, String)> =
+        sqlx::query_as("SELECT task, status FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at")
+            .bind(ws)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        tasks,
+        [
+            ("calendar-sync".to_owned(), "succeeded".to_owned()),
+            ("calendar-full-sync".to_owned(), "succeeded".to_owned())
+        ]
+    );
+}
