@@ -1,9 +1,11 @@
-//! Ingest benchmark: the database time of writing a page of synced events with
-//! `shared::calendar_rows::apply_page` (COPY into a temporary table + one merge) against a raw
-//! `COPY` of the same rows into `workspace_calendar_events`, measured alternately in one run.
+//! Ingest benchmark: a full sync of `INGEST_EVENTS` events (default 10,000) from the fake
+//! Google Calendar into a fresh database, through the real worker code (`Syncer`, pages of
+//! 2,500, each written with COPY into a temporary table + one merge, with its checkpoint or
+//! sync token). Its database time is compared with a raw `COPY` of the same rows into the same
+//! table, measured alternately in the same run.
 //!
 //! `scripts/bench.sh ingest` (or `cargo bench -p integration-tests --bench ingest` with the
-//! local stack's environment). `INGEST_EVENTS` sets the row count (default 10,000).
+//! local stack's environment).
 
 #![allow(
     clippy::unwrap_used,
@@ -15,8 +17,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, Utc};
-use shared::calendar_rows::apply_page;
-use shared::event_mapping::EventRow;
+use integration_tests::fake_google::{FakeGoogle, timed_event};
+use integration_tests::sync_support::{connect_google, google_config};
+use shared::event_mapping::{Change, EventRow, Origin, map_event};
+use shared::sync::connection::SyncKind;
+use shared::sync::report::WorkspaceReport;
+use shared::sync::{SyncConfig, Syncer};
 use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
@@ -25,7 +31,7 @@ const ROUNDS: usize = 5;
 #[tokio::main]
 async fn main() {
     let n = integration_tests::bench_size("INGEST_EVENTS", 10_000, 300);
-    let db = integration_tests::BenchDatabase::create("bench_ingest", 1).await;
+    let db = integration_tests::BenchDatabase::create("bench_ingest", 2).await;
     let pool = db.pool.clone();
     let ws: Uuid = sqlx::query_scalar(
         "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
@@ -34,59 +40,108 @@ async fn main() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let rows = events(ws, n);
+    let fake = FakeGoogle::start().await;
+    let grant = fake.add_account("bench");
+    let start = Utc::now() - Span::days(80);
+    for i in 0..n {
+        let mut event = timed_event(
+            &format!("event{i:06}_20261201T090000Z"),
+            &format!("Meeting number {i} about the quarterly plan"),
+            start + Span::minutes(30 * i as i64),
+            25,
+        );
+        event["description"] = "Agenda: status, risks, next steps. ".repeat(4).into();
+        event["location"] = "Room 4.12".into();
+        fake.put_event("bench", "primary", event);
+    }
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let rows = rows_of(&fake, ws);
+    let queues = integration_tests::Queues {
+        queue_url: "http://127.0.0.1:1/unused".to_owned(),
+        dlq_url: "http://127.0.0.1:1/unused".to_owned(),
+    };
+    let config = SyncConfig {
+        worker: integration_tests::worker_config(&queues),
+        google: google_config(&fake),
+        master_key: None,
+        checkpoint_margin: Duration::from_secs(30),
+    };
+    let sqs = shared::aws::sqs_client().await;
+    let syncer = Syncer::new(pool.clone(), sqs, &config).unwrap();
 
-    let (mut copy, mut insert, mut update) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut copy, mut new, mut existing, mut wall) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         clear(&pool).await;
         copy.push(raw_copy(&pool, &rows).await);
         clear(&pool).await;
-        insert.push(upsert(&pool, ws, &rows, n as u64, 0).await);
-        update.push(upsert(&pool, ws, &rows, 0, n as u64).await);
+        let started = Instant::now();
+        let first = sync(&syncer, ws).await;
+        wall.push(started.elapsed());
+        assert_eq!((first.totals.inserted, first.totals.updated), (n as u64, 0));
+        new.push(first.timings.database);
+        let again = sync(&syncer, ws).await;
+        assert_eq!((again.totals.inserted, again.totals.updated), (0, n as u64));
+        existing.push(again.timings.database);
     }
-    let (copy, insert, update) = (median(copy), median(insert), median(update));
+    let pages = n.div_ceil(2500);
+    let (copy, new, existing, wall) = (median(copy), median(new), median(existing), median(wall));
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("ingest benchmark: {n} events, median of {ROUNDS} alternating rounds");
     println!(
-        "  raw COPY into the table          {:>8.1} ms  (1.00x)",
+        "ingest benchmark: full sync of {n} events from the fake Google server ({pages} pages), median of {ROUNDS} alternating rounds"
+    );
+    println!(
+        "  raw COPY of the same rows            {:>8.1} ms  (1.00x)",
         ms(copy)
     );
     println!(
-        "  apply_page, all new rows         {:>8.1} ms  ({:.2}x COPY)",
-        ms(insert),
-        ms(insert) / ms(copy)
+        "  sync database time, all rows new     {:>8.1} ms  ({:.2}x COPY)",
+        ms(new),
+        ms(new) / ms(copy)
     );
     println!(
-        "  apply_page, all rows existing    {:>8.1} ms  ({:.2}x COPY)",
-        ms(update),
-        ms(update) / ms(copy)
+        "  sync database time, all rows exist   {:>8.1} ms  ({:.2}x COPY)",
+        ms(existing),
+        ms(existing) / ms(copy)
+    );
+    println!(
+        "  whole first sync (HTTP, JSON, mapping, database) {:>8.1} ms",
+        ms(wall)
     );
 
     db.drop().await;
 }
 
-fn events(ws_id: Uuid, n: usize) -> Vec<EventRow> {
-    let start = Utc::now();
-    (0..n)
-        .map(|i| EventRow {
-            ws_id,
-            external_event_id: format!("event{i:06}_20261201T090000Z"),
-            external_calendar_id: "primary".to_owned(),
-            source_calendar_id: None,
-            title: format!("Meeting number {i} about the quarterly plan"),
-            description: "Agenda: status, risks, next steps. ".repeat(4),
-            location: "Room 4.12".to_owned(),
-            start_at: start + Span::minutes(30 * i as i64),
-            end_at: start + Span::minutes(30 * i as i64 + 25),
-            color: "BLUE",
-            external_updated_at: Some(start),
-            is_encrypted: false,
+async fn sync(syncer: &Syncer, ws: Uuid) -> WorkspaceReport {
+    let report = syncer
+        .sync_workspace(SyncKind::Full, ws, None, None)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    report
+}
+
+/// The rows the sync writes, mapped from the fake calendar the same way.
+fn rows_of(fake: &FakeGoogle, ws_id: Uuid) -> Vec<EventRow> {
+    let origin = Origin {
+        ws_id,
+        calendar_id: "primary".to_owned(),
+        source_calendar_id: None,
+    };
+    fake.events("bench", "primary")
+        .iter()
+        .map(|event| {
+            let event = serde_json::from_value(event.clone()).unwrap();
+            match map_event(&event, &origin, None).unwrap() {
+                Change::Upsert(row) => *row,
+                Change::Delete(_) => panic!("the bench has no cancelled events"),
+            }
         })
         .collect()
 }
 
 async fn clear(pool: &PgPool) {
-    sqlx::query("TRUNCATE public.workspace_calendar_events CASCADE")
+    sqlx::query("TRUNCATE public.workspace_calendar_events, public.calendar_sync_states CASCADE")
         .execute(pool)
         .await
         .unwrap();
@@ -134,25 +189,6 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow]) -> Duration {
     copy.finish().await.unwrap();
     tx.commit().await.unwrap();
     started.elapsed()
-}
-
-async fn upsert(
-    pool: &PgPool,
-    ws: Uuid,
-    rows: &[EventRow],
-    inserted: u64,
-    updated: u64,
-) -> Duration {
-    let mut conn = pool.acquire().await.unwrap();
-    let started = Instant::now();
-    let mut tx = conn.begin().await.unwrap();
-    let counts = apply_page(&mut tx, ws, "primary", rows, &[], true)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!((counts.inserted, counts.updated), (inserted, updated));
-    elapsed
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
