@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): each prints figures measured in one run.
 #   scripts/bench.sh fan-out   the orchestrator fanning out FAN_OUT_WORKSPACES (default 100,000)
-#   scripts/bench.sh ingest    writing INGEST_EVENTS synced events (default 10,000) vs raw COPY
+#   scripts/bench.sh ingest    syncing INGEST_EVENTS events (default 10,000) from the fake Google server vs raw COPY
+#   scripts/bench.sh engine    the scheduling engine on the medium and large scenarios
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -16,5 +17,6 @@ set +a
 case "${1:-}" in
   fan-out) cargo bench -p integration-tests --bench fan_out ;;
   ingest) cargo bench -p integration-tests --bench ingest ;;
-  *) die "usage: scripts/bench.sh fan-out|ingest" ;;
+  engine) cargo bench -p integration-tests --bench schedule_engine ;;
+  *) die "usage: scripts/bench.sh fan-out|ingest|engine" ;;
 esac
