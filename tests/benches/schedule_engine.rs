@@ -66,7 +66,7 @@ fn print(name: &str, f: &Figures) {
         f.habits, f.tasks, f.habit_events, f.task_events, f.warnings
     );
     println!(
-        "  tasks: {} scheduled, {} partly, {} not at all (no room before their deadlines); {} habit events bumped by urgent tasks",
+        "  tasks: {} got time ({} of them only partly), {} none (no room before their deadlines); {} habit events bumped by urgent tasks",
         f.summary.tasks_scheduled,
         f.summary.partially_scheduled_tasks,
         f.summary.unscheduled_tasks,
