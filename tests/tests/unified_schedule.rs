@@ -440,3 +440,40 @@ async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
         "a 30-day window of a daily habit: {scheduled}"
     );
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_schedule_lease_keeps_it_away_from_a_running_schedule_task(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 60).await;
+    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues));
+    let job = UnifiedSchedule::new(pool.clone(), None).unwrap();
+    let ws = workspace(&pool, Some("UTC")).await;
+    habit(&pool, ws, "Tea", 15, Some("15:00")).await;
+    // schedule-task holds the workspace's `schedule` lease.
+    let holder = Uuid::new_v4();
+    let scope = shared::task::LeaseScope::Schedule;
+    assert!(
+        shared::lease::try_acquire(&pool, scope, ws, holder, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let body = json!({ "ws_id": ws }).to_string();
+    send(
+        &sqs,
+        &queues.queue_url,
+        &ws.to_string(),
+        "lease-test",
+        &body,
+    )
+    .await;
+    let event = next_batch(&sqs, &queues.queue_url).await;
+    let response = runner.run_batch(&job, event, None).await.unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1, "retried later");
+    assert!(calendar(&pool, ws).await.is_empty());
+    let error: String = sqlx::query_scalar("SELECT error FROM jobs.runs WHERE ws_id = $1")
+        .bind(ws)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(error.contains("`schedule` lease"), "{error}");
+}
