@@ -137,6 +137,19 @@ impl Runner {
         }
     }
 
+    /// The Lambda handler of a worker: runs `event`'s records with the invocation's deadline.
+    ///
+    /// # Errors
+    /// A record has no message id (see [`Runner::run_batch`]).
+    pub async fn handle<J: Job>(
+        &self,
+        job: &J,
+        event: lambda_runtime::LambdaEvent<SqsEvent>,
+    ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+        let deadline = deadline_from_epoch_millis(event.context.deadline);
+        Ok(self.run_batch(job, event.payload, deadline).await?)
+    }
+
     /// Runs every record of `event` and returns the ids to retry.
     ///
     /// # Errors

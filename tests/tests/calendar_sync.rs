@@ -878,7 +878,8 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
     let event: SqsEvent =
         serde_json::from_str(include_str!("../../events/calendar-sync.json")).unwrap();
     let context = lambda_context(Duration::from_secs(120));
-    let response = calendar_sync::handler(&state, lambda_runtime::LambdaEvent::new(event, context))
+    let response = state
+        .handle(lambda_runtime::LambdaEvent::new(event, context))
         .await
         .unwrap();
     assert!(response.batch_item_failures.is_empty());
@@ -894,7 +895,8 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
     let event: SqsEvent =
         serde_json::from_str(include_str!("../../events/calendar-full-sync.json")).unwrap();
     let context = lambda_context(Duration::from_secs(120));
-    calendar_full_sync::handler(&state, lambda_runtime::LambdaEvent::new(event, context))
+    state
+        .handle(lambda_runtime::LambdaEvent::new(event, context))
         .await
         .unwrap();
     assert_mirrors(&pool, ws, &fake, "demo", "primary").await;
@@ -910,5 +912,54 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
             ("calendar-sync".to_owned(), "succeeded".to_owned()),
             ("calendar-full-sync".to_owned(), "succeeded".to_owned())
         ]
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn one_failing_connection_does_not_stop_the_others(pool: PgPool) {
+    let fake = FakeGoogle::start().await;
+    let revoked = fake.add_account("pa");
+    let fine = fake.add_account("qu");
+    seed(&fake, "pa", "pa@example.com", "p", 3);
+    seed(&fake, "qu", "qu@example.com", "q", 4);
+    let ws = workspace(&pool, None).await;
+    let revoked_token = connect_google(&pool, ws, &revoked, None, &["pa@example.com"]).await;
+    connect_google(&pool, ws, &fine, None, &["qu@example.com"]).await;
+    fake.revoke("pa");
+    // Slower than the client's timeout once: retried within the call.
+    fake.inject([Fault::Slow(Duration::from_millis(1500))]);
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |config| {
+        config.google.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+
+    let response = worker.sync(ws).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "one connection succeeded"
+    );
+    assert_mirrors(&pool, ws, &fake, "qu", "qu@example.com").await;
+    assert!(synced_rows(&pool, ws, "pa@example.com").await.is_empty());
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["failed_connections"], 1);
+    assert!(
+        result["failures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
+    assert_eq!(last_dashboard(&pool, ws).await.0, "completed");
+    let active: bool =
+        sqlx::query_scalar("SELECT is_active FROM public.calendar_auth_tokens WHERE id = $1")
+            .bind(revoked_token)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!active);
+    assert_eq!(
+        fake.faults_served(),
+        1,
+        "the slow answer was served and retried"
     );
 }

@@ -4,13 +4,14 @@
 //! token (or now −60 d … now +90 d without one, or after a 410) and writes them page by page;
 //! the logic is [`shared::sync`], shared with `calendar-full-sync`.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::LambdaEvent;
 use shared::config::ConfigErrors;
 use shared::payload::CalendarSyncPayload;
-use shared::runner::{Runner, deadline_from_epoch_millis};
-use shared::sync::{InitError, SyncConfig, SyncJob, Syncer};
+use shared::sync::{SyncConfig, SyncWorker};
 use shared::task::TaskName;
+
+/// What the function builds once at init (`State::new(&config.sync)`) and hands every event to
+/// (`state.handle(event)`).
+pub type State = SyncWorker<CalendarSyncPayload>;
 
 /// The function's settings.
 #[derive(Debug, Clone)]
@@ -28,42 +29,4 @@ impl Config {
             sync: SyncConfig::from_env(TaskName::CalendarSync)?,
         })
     }
-}
-
-/// What the function builds once at init.
-#[derive(Debug, Clone)]
-pub struct State {
-    pub runner: Runner,
-    pub job: SyncJob<CalendarSyncPayload>,
-}
-
-impl State {
-    /// Builds the pool, the SQS and Google clients, and derives the master key.
-    ///
-    /// # Errors
-    /// See [`InitError`].
-    pub async fn new(config: &Config) -> Result<Self, InitError> {
-        let worker = &config.sync.worker;
-        let pool = shared::db::connect_lazy(&worker.database_url, worker.database_max_connections)?;
-        let sqs = shared::aws::sqs_client().await;
-        Ok(State {
-            runner: Runner::new(pool.clone(), sqs.clone(), worker),
-            job: SyncJob::new(Syncer::new(pool, sqs, &config.sync)?),
-        })
-    }
-}
-
-/// The Lambda handler: one batch of SQS records in, the records to retry out.
-///
-/// # Errors
-/// Only when a record has no message id (the whole batch is then retried).
-pub async fn handler(
-    state: &State,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let deadline = deadline_from_epoch_millis(event.context.deadline);
-    Ok(state
-        .runner
-        .run_batch(&state.job, event.payload, deadline)
-        .await?)
 }

@@ -4,6 +4,6 @@ use lambda_runtime::{Error, service_fn};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_tracing("info");
     let config = calendar_sync::Config::from_env()?;
-    let state = calendar_sync::State::new(&config).await?;
-    lambda_runtime::run(service_fn(|event| calendar_sync::handler(&state, event))).await
+    let state = calendar_sync::State::new(&config.sync).await?;
+    lambda_runtime::run(service_fn(|event| state.handle(event))).await
 }

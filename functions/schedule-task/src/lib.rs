@@ -12,7 +12,7 @@ use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
 use shared::payload::ScheduleTaskPayload;
-use shared::runner::{Counts, Job, RunContext, Runner, deadline_from_epoch_millis};
+use shared::runner::{Counts, Job, RunContext, Runner};
 use shared::task::TaskName;
 use sqlx::PgPool;
 
@@ -95,9 +95,5 @@ pub async fn handler(
     state: &State,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let deadline = deadline_from_epoch_millis(event.context.deadline);
-    Ok(state
-        .runner
-        .run_batch(&state.job, event.payload, deadline)
-        .await?)
+    state.runner.handle(&state.job, event).await
 }

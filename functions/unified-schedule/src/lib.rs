@@ -14,7 +14,7 @@ use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
 use shared::payload::UnifiedSchedulePayload;
-use shared::runner::{Counts, Job, RunContext, Runner, deadline_from_epoch_millis};
+use shared::runner::{Counts, Job, RunContext, Runner};
 use shared::task::TaskName;
 use sqlx::PgPool;
 
@@ -128,9 +128,5 @@ pub async fn handler(
     state: &State,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let deadline = deadline_from_epoch_millis(event.context.deadline);
-    Ok(state
-        .runner
-        .run_batch(&state.job, event.payload, deadline)
-        .await?)
+    state.runner.handle(&state.job, event).await
 }

@@ -289,6 +289,40 @@ impl Syncer {
     }
 }
 
+/// What a sync function builds once at init: its runner and its job.
+#[derive(Debug, Clone)]
+pub struct SyncWorker<P> {
+    pub runner: crate::runner::Runner,
+    pub job: SyncJob<P>,
+}
+
+impl<P: SyncPayload> SyncWorker<P> {
+    /// Builds the pool, the SQS and Google clients, and derives the master key.
+    ///
+    /// # Errors
+    /// See [`InitError`].
+    pub async fn new(config: &SyncConfig) -> Result<Self, InitError> {
+        let worker = &config.worker;
+        let pool = crate::db::connect_lazy(&worker.database_url, worker.database_max_connections)?;
+        let sqs = crate::aws::sqs_client().await;
+        Ok(SyncWorker {
+            runner: crate::runner::Runner::new(pool.clone(), sqs.clone(), worker),
+            job: SyncJob::new(Syncer::new(pool, sqs, config)?),
+        })
+    }
+
+    /// The Lambda handler: one batch of SQS records in, the records to retry out.
+    ///
+    /// # Errors
+    /// Only when a record has no message id (the whole batch is then retried).
+    pub async fn handle(
+        &self,
+        event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>,
+    ) -> Result<aws_lambda_events::event::sqs::SqsBatchResponse, lambda_runtime::Error> {
+        self.runner.handle(&self.job, event).await
+    }
+}
+
 /// The payload of a sync task.
 pub trait SyncPayload: TaskPayload {
     const KIND: SyncKind;

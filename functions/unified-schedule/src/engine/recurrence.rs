@@ -42,6 +42,21 @@ pub struct Recurrence {
 const MAX_OCCURRENCES: usize = 366;
 
 impl Recurrence {
+    /// Every day from `start_date` (the columns' defaults).
+    pub fn daily(start_date: NaiveDate) -> Self {
+        Recurrence {
+            frequency: Frequency::Daily,
+            interval: 1,
+            days_of_week: Vec::new(),
+            monthly_type: None,
+            day_of_month: None,
+            week_of_month: None,
+            day_of_week_monthly: None,
+            start_date,
+            end_date: None,
+        }
+    }
+
     /// The occurrence dates in `[from, to]`, in order.
     pub fn dates_between(&self, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
         let mut out = Vec::new();
@@ -142,14 +157,7 @@ mod tests {
     fn rule(frequency: Frequency, start: NaiveDate) -> Recurrence {
         Recurrence {
             frequency,
-            interval: 1,
-            days_of_week: Vec::new(),
-            monthly_type: None,
-            day_of_month: None,
-            week_of_month: None,
-            day_of_week_monthly: None,
-            start_date: start,
-            end_date: None,
+            ..Recurrence::daily(start)
         }
     }
 

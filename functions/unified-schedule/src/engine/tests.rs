@@ -15,20 +15,6 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn daily(start: NaiveDate) -> Recurrence {
-    Recurrence {
-        frequency: Frequency::Daily,
-        interval: 1,
-        days_of_week: Vec::new(),
-        monthly_type: None,
-        day_of_month: None,
-        week_of_month: None,
-        day_of_week_monthly: None,
-        start_date: start,
-        end_date: None,
-    }
-}
-
 fn habit(n: u128, name: &str, start: NaiveDate) -> Habit {
     Habit {
         id: Uuid::from_u128(n),
@@ -41,7 +27,7 @@ fn habit(n: u128, name: &str, start: NaiveDate) -> Habit {
         max_duration_minutes: None,
         ideal_time: None,
         time_preference: None,
-        recurrence: daily(start),
+        recurrence: Recurrence::daily(start),
         is_splittable: false,
         min_instances: None,
         ideal_instances: None,
