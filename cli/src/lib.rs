@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod event_source;
+pub mod ops;
 
 use anyhow::Context as _;
 use shared::config::{Env, Secret};

@@ -1,20 +1,198 @@
-const USAGE: &str = "usage: jobs <command>
+use clap::{Parser, Subcommand};
+use jobs_cli::ops::{self, RunFilter};
+use shared::task::TaskName;
+use uuid::Uuid;
 
-commands:
-  migrate   apply the migrations in migrations/ to DATABASE_URL
-  demo      seed a demo workspace, enqueue schedule-task messages (and two poison ones) on
-            the local SQS server, drain the queue through the schedule-task handler the way
-            the event source mapping does, and print the runs and the moved events";
+/// Operate the Tuturuuu background jobs: against AWS, or the local stack when AWS_ENDPOINT_URL
+/// points at it. Queues come from <TASK>_QUEUE_URL, the database from DATABASE_URL.
+#[derive(Debug, Parser)]
+#[command(name = "jobs")]
+struct Cli {
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the migrations in migrations/ to DATABASE_URL.
+    Migrate,
+    /// Validate a payload against the task's type and send it to the task's queue.
+    Enqueue {
+        /// calendar-sync, calendar-full-sync, schedule-task or unified-schedule.
+        task: TaskName,
+        /// The message body, e.g. '{"ws_id":"…"}'.
+        payload: String,
+        /// Your idempotency key (default: a fresh one).
+        #[arg(long)]
+        deduplication_id: Option<String>,
+    },
+    /// List runs from jobs.runs, newest first.
+    Runs {
+        #[arg(long)]
+        task: Option<TaskName>,
+        #[arg(long)]
+        ws: Option<Uuid>,
+        /// running, succeeded, failed, dead or skipped.
+        #[arg(long)]
+        status: Option<String>,
+        /// An RFC 3339 time or an age (30m, 6h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Dead-letter queues: list or redrive.
+    Dlq {
+        #[command(subcommand)]
+        action: Dlq,
+    },
+    /// Seed a demo workspace and drain schedule-task messages through its handler.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum Dlq {
+    /// Show the task's dead letters with their group, receive count and last error.
+    List { task: TaskName },
+    /// Move the task's dead letters back to its queue.
+    Redrive { task: TaskName },
+}
+
+const STATUSES: [&str; 5] = ["running", "succeeded", "failed", "dead", "skipped"];
+
+fn queue_url(task: TaskName) -> anyhow::Result<String> {
+    std::env::var(task.queue_url_var())
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("{} is not set", task.queue_url_var()))
+}
+
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", text());
+    }
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     shared::telemetry::init_tracing("warn");
-    match std::env::args().nth(1).as_deref() {
-        Some("migrate") => jobs_cli::migrate().await,
-        Some("demo") => jobs_cli::demo::run().await,
-        _ => {
-            eprintln!("{USAGE}");
-            std::process::exit(2);
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate => jobs_cli::migrate().await,
+        Command::Demo => jobs_cli::demo::run().await,
+        Command::Enqueue {
+            task,
+            payload,
+            deduplication_id,
+        } => {
+            // Validated before anything is read from the environment.
+            let message = match ops::prepare(task, &payload, deduplication_id.as_deref()) {
+                Ok(message) => message,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    std::process::exit(2);
+                }
+            };
+            let dedup = message.deduplication_id.clone();
+            let sqs = shared::aws::sqs_client().await;
+            let id = ops::send(&sqs, &queue_url(task)?, message).await?;
+            let sent = serde_json::json!({ "task": task.as_str(), "message_id": id, "deduplication_id": dedup });
+            print(cli.json, &sent, || {
+                format!("sent {id} to {task} (deduplication id {dedup})\n")
+            })
+        }
+        Command::Runs {
+            task,
+            ws,
+            status,
+            since,
+            until,
+            limit,
+        } => {
+            if let Some(status) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
+                anyhow::bail!("--status {status}: expected one of {}", STATUSES.join(", "));
+            }
+            let now = chrono::Utc::now();
+            let filter = RunFilter {
+                task: task.map(|t| t.as_str().to_owned()),
+                ws_id: ws,
+                status,
+                since: since.map(|s| ops::parse_time(&s, now)).transpose()?,
+                until: until.map(|s| ops::parse_time(&s, now)).transpose()?,
+                limit,
+            };
+            let pool = jobs_cli::connect().await?;
+            let runs = ops::runs(&pool, &filter).await?;
+            print(cli.json, &runs, || {
+                let rows: Vec<Vec<String>> = runs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            r.task.clone(),
+                            r.ws_id.map(|w| w.to_string()).unwrap_or_default(),
+                            r.status.clone(),
+                            r.attempt.to_string(),
+                            ops::cell(r.error.as_deref().unwrap_or_default(), 60),
+                        ]
+                    })
+                    .collect();
+                ops::table(
+                    &[
+                        "started (UTC)",
+                        "task",
+                        "workspace",
+                        "status",
+                        "attempt",
+                        "error",
+                    ],
+                    &rows,
+                )
+            })
+        }
+        Command::Dlq { action } => {
+            let sqs = shared::aws::sqs_client().await;
+            let (task, list) = match action {
+                Dlq::List { task } => (task, true),
+                Dlq::Redrive { task } => (task, false),
+            };
+            let source = queue_url(task)?;
+            let dlq = ops::dead_letter_queue_url(&sqs, &source).await?;
+            if list {
+                let pool = jobs_cli::connect().await.ok();
+                let letters = ops::dlq_list(&sqs, pool.as_ref(), &dlq).await?;
+                print(cli.json, &letters, || {
+                    let rows: Vec<Vec<String>> = letters
+                        .iter()
+                        .map(|l| {
+                            vec![
+                                l.message_id.clone(),
+                                l.group_id.clone().unwrap_or_default(),
+                                l.receive_count.clone().unwrap_or_default(),
+                                ops::cell(l.last_error.as_deref().unwrap_or_default(), 70),
+                            ]
+                        })
+                        .collect();
+                    ops::table(&["message", "group", "receives", "last error"], &rows)
+                })
+            } else {
+                let report = ops::dlq_redrive(&sqs, &dlq, &source).await?;
+                print(cli.json, &report, || {
+                    format!("moved {} message(s) back to {task}\n", report.moved)
+                })
+            }
         }
     }
 }

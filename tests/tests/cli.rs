@@ -1,0 +1,244 @@
+//! The operator commands against the local stack: `runs` reads the ledger, `enqueue` sends a
+//! validated payload, `dlq list` / `dlq redrive` show and move dead letters back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use integration_tests::{
+    ScriptedJob, dead_letters, fifo_queues, next_batch, receive, runs_of, sqs, worker_config,
+    workspace,
+};
+use jobs_cli::event_source::EventSource;
+use jobs_cli::ops::{self, RunFilter};
+use serde_json::json;
+use shared::dead_letter::{self, DeadLetter};
+use shared::runner::Runner;
+use shared::task::TaskName;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn run_row(
+    pool: &PgPool,
+    task: &str,
+    ws: Uuid,
+    status: &str,
+    started: &str,
+    error: Option<&str>,
+) {
+    let started: DateTime<Utc> = started.parse().unwrap();
+    sqlx::query(
+        "INSERT INTO jobs.runs (task, ws_id, message_id, attempt, status, error, error_kind, started_at, finished_at)
+         VALUES ($1, $2, gen_random_uuid()::text, 2, $3, $4, CASE WHEN $4 IS NULL THEN NULL ELSE 'retryable' END,
+                 $5, CASE WHEN $3 = 'running' THEN NULL ELSE $5 END)",
+    )
+    .bind(task)
+    .bind(ws)
+    .bind(status)
+    .bind(error)
+    .bind(started)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn runs_filter_by_task_workspace_status_and_time_newest_first(pool: PgPool) {
+    let a = workspace(&pool, None).await;
+    let b = workspace(&pool, None).await;
+    run_row(
+        &pool,
+        "calendar-sync",
+        a,
+        "succeeded",
+        "2026-11-01T10:00:00Z",
+        None,
+    )
+    .await;
+    run_row(
+        &pool,
+        "calendar-sync",
+        a,
+        "failed",
+        "2026-11-02T10:00:00Z",
+        Some("Google answered 503 4 times"),
+    )
+    .await;
+    run_row(
+        &pool,
+        "unified-schedule",
+        a,
+        "dead",
+        "2026-11-03T10:00:00Z",
+        Some("timezone `auto`"),
+    )
+    .await;
+    run_row(
+        &pool,
+        "calendar-sync",
+        b,
+        "succeeded",
+        "2026-11-04T10:00:00Z",
+        None,
+    )
+    .await;
+
+    let all = ops::runs(
+        &pool,
+        &RunFilter {
+            limit: 50,
+            ..RunFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    let starts: Vec<String> = all
+        .iter()
+        .map(|r| r.started_at.format("%d").to_string())
+        .collect();
+    assert_eq!(starts, ["04", "03", "02", "01"], "newest first");
+
+    let filter = RunFilter {
+        task: Some("calendar-sync".into()),
+        ws_id: Some(a),
+        limit: 50,
+        ..RunFilter::default()
+    };
+    let runs = ops::runs(&pool, &filter).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        runs[0].error.as_deref(),
+        Some("Google answered 503 4 times")
+    );
+    assert_eq!(runs[0].attempt, 2);
+    assert_eq!(runs[0].error_kind.as_deref(), Some("retryable"));
+
+    let dead = ops::runs(
+        &pool,
+        &RunFilter {
+            status: Some("dead".into()),
+            limit: 50,
+            ..RunFilter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].task, "unified-schedule");
+
+    let window = RunFilter {
+        since: Some("2026-11-02T00:00:00Z".parse().unwrap()),
+        until: Some("2026-11-04T00:00:00Z".parse().unwrap()),
+        limit: 1,
+        ..RunFilter::default()
+    };
+    let runs = ops::runs(&pool, &window).await.unwrap();
+    assert_eq!(runs.len(), 1, "limit");
+    assert_eq!(runs[0].status, "dead");
+    let text = ops::table(&["status"], &[vec![runs[0].status.clone()]]);
+    assert!(text.contains("dead"));
+    let as_json = serde_json::to_value(&runs).unwrap();
+    assert_eq!(as_json[0]["error"], "timezone `auto`");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 30).await;
+    let ws = workspace(&pool, Some("UTC")).await;
+    let err = ops::prepare(
+        TaskName::UnifiedSchedule,
+        &json!({ "ws_id": ws, "windowDays": 91 }).to_string(),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("field `windowDays` is invalid"),
+        "{err}"
+    );
+    assert!(
+        receive(&sqs, &queues.queue_url, 0).await.is_empty(),
+        "nothing was sent"
+    );
+
+    let body = json!({ "ws_id": ws, "windowDays": 14 }).to_string();
+    let message = ops::prepare(TaskName::UnifiedSchedule, &body, Some("ops-test-1")).unwrap();
+    let id = ops::send(&sqs, &queues.queue_url, message).await.unwrap();
+    let received = receive(&sqs, &queues.queue_url, 0).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].message_id(), Some(id.as_str()));
+    let sent: serde_json::Value = serde_json::from_str(received[0].body().unwrap()).unwrap();
+    assert_eq!(sent, json!({ "ws_id": ws, "windowDays": 14 }));
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 30).await;
+    let ws = workspace(&pool, None).await;
+    // A permanent failure copied to the DLQ the way the runner does it.
+    let body = json!({ "ws_id": ws }).to_string();
+    let group = ws.to_string();
+    let letter = DeadLetter {
+        task: "schedule-task",
+        body: &body,
+        original_message_id: "original-1",
+        message_group_id: Some(&group),
+        error: "invalid schedule-task payload: something that is fixed now",
+    };
+    dead_letter::send(&sqs, &queues.dlq_url, &letter)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        ops::dead_letter_queue_url(&sqs, &queues.queue_url)
+            .await
+            .unwrap(),
+        queues.dlq_url
+    );
+    let listed = ops::dlq_list(&sqs, Some(&pool), &queues.dlq_url)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].group_id.as_deref(), Some(group.as_str()));
+    assert!(
+        listed[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("fixed now")
+    );
+    assert_eq!(
+        dead_letters(&sqs, &queues.dlq_url).await.len(),
+        1,
+        "listing consumed nothing"
+    );
+
+    let report = ops::dlq_redrive(&sqs, &queues.dlq_url, &queues.queue_url)
+        .await
+        .unwrap();
+    assert_eq!(report.moved, 1);
+    assert!(dead_letters(&sqs, &queues.dlq_url).await.is_empty());
+
+    let job = ScriptedJob::new(pool.clone()).await;
+    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues));
+    let event = next_batch(&sqs, &queues.queue_url).await;
+    let message_id = event.records[0].message_id.clone().unwrap();
+    assert_eq!(
+        event.records[0].body.as_deref(),
+        Some(body.as_str()),
+        "body unchanged"
+    );
+    let response = runner.run_batch(&job, event.clone(), None).await.unwrap();
+    EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap()
+        .settle(&event, &response)
+        .await
+        .unwrap();
+    assert_eq!(runs_of(&pool, &message_id).await[0].status, "succeeded");
+    assert_eq!(job.effects(ws).await, 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(receive(&sqs, &queues.queue_url, 0).await.is_empty());
+}
