@@ -119,6 +119,26 @@ for name, res in resources.items():
     elif not name.endswith("DeadLetterQueue"):
         failures.append(f"{name}: a source queue needs a RedrivePolicy")
 
+# Every queue the code names exists, and every DLQ and task queue has its alarms.
+for task in TASKS:
+    var = task.replace("-", "_").upper() + "_QUEUE_URL"
+    names = [res["Properties"].get("QueueName") for res in resources.values() if res["Type"] == "AWS::SQS::Queue"]
+    check(any(isinstance(n, dict) and n.get("Sub", "").endswith(f"-{task}.fifo") for n in names),
+          f"no queue named <stack>-{task}.fifo for {var}")
+alarmed = {}
+for name, res in resources.items():
+    if res["Type"] == "AWS::CloudWatch::Alarm":
+        props = res["Properties"]
+        for dim in props.get("Dimensions", []):
+            alarmed.setdefault(logical_of(dim["Value"]), set()).add(props["MetricName"])
+for name, res in resources.items():
+    if res["Type"] != "AWS::SQS::Queue":
+        continue
+    if name.endswith("DeadLetterQueue"):
+        check("ApproximateNumberOfMessagesVisible" in alarmed.get(name, set()), f"{name}: needs a depth alarm")
+    else:
+        check("ApproximateAgeOfOldestMessage" in alarmed.get(name, set()), f"{name}: needs an oldest-message alarm")
+
 for failure in failures:
     print(f"FAIL {failure}")
 print(f"template: {passed} passed, {len(failures)} failed")
