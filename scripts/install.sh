@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, only where it is missing.
-# Debian packages (PostgreSQL) and PyPI packages (moto's server, cfn-lint); no prebuilt binaries.
+# Debian packages (PostgreSQL), PyPI packages (moto's server, cfn-lint, the SAM CLI, cargo-lambda)
+# and the Rust arm64 target through rustup; nothing else is downloaded.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -23,6 +24,17 @@ fi
 
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
+# The SAM CLI first: it brings its own cfn-lint and boto versions, which the pins below then settle.
+if [ "$(sam --version 2>/dev/null | awk '{print $4}')" != "$SAM_CLI_VERSION" ]; then
+  log "installing aws-sam-cli==$SAM_CLI_VERSION (PyPI)"
+  pip_install "aws-sam-cli==$SAM_CLI_VERSION"
+fi
+# cargo-lambda from PyPI brings zig, which links the arm64 binaries (no cross toolchain needed).
+if [ "$(cargo lambda --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LAMBDA_VERSION" ]; then
+  log "installing cargo-lambda==$CARGO_LAMBDA_VERSION (PyPI)"
+  pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi
+
 if ! python3 -c "import moto, flask, flask_cors, yaml, boto3" 2>/dev/null \
    || [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
   log "installing moto[server]==$MOTO_VERSION (PyPI)"
@@ -38,6 +50,10 @@ if [ "$(cfn-lint --version 2>/dev/null | awk '{print $2}')" != "$CFN_LINT_VERSIO
 fi
 
 command -v cargo >/dev/null 2>&1 || die "cargo is missing: install Rust with rustup first"
+if ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+  log "adding the aarch64-unknown-linux-gnu target (Lambda arm64)"
+  rustup target add aarch64-unknown-linux-gnu
+fi
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
     log "adding the $component component"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test (the README's test command; .ci/run runs exactly this).
 # Installs what is missing, starts the local stack (Postgres + moto) if it is not up, then:
-# formatting, clippy, cfn-lint, the template/workspace agreement check, and `cargo test`.
+# formatting, clippy, cfn-lint, the template/workspace agreement check, `sam validate --lint`,
+# an arm64 release build of every function with cargo-lambda, and `cargo test`.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -18,6 +19,19 @@ log "cfn-lint template.yaml"
 cfn-lint template.yaml
 log "template and workspace agree"
 python3 scripts/check_template.py
+log "sam validate --lint"
+sam validate --lint --region "${AWS_REGION:-us-east-1}"
+log "cargo lambda build --release --arm64 (every function)"
+functions=(functions/*/)
+packages=()
+for dir in "${functions[@]}"; do packages+=(-p "$(basename "$dir")"); done
+cargo lambda build --release --arm64 "${packages[@]}"
+for dir in "${functions[@]}"; do
+  bootstrap="target/lambda/$(basename "$dir")/bootstrap"
+  # ELF e_machine 183 is AArch64.
+  python3 -c 'import sys; h = open(sys.argv[1], "rb").read(20); sys.exit(h[:4] != b"\x7fELF" or int.from_bytes(h[18:20], "little") != 183)' "$bootstrap" \
+    || die "$bootstrap is missing or not an arm64 binary"
+done
 log "cargo test"
 results="$STATE_DIR/cargo-test.log"
 cargo test --workspace --all-targets 2>&1 | tee "$results"

@@ -134,6 +134,27 @@ impl EventSource {
         Ok(Some(event))
     }
 
+    /// Whether the queue holds nothing, visible or in flight (messages waiting out a retry
+    /// backoff are in flight).
+    ///
+    /// # Errors
+    /// The attributes cannot be read.
+    pub async fn is_empty(&self) -> anyhow::Result<bool> {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .context("reading the queue's message counts")?;
+        Ok(attributes
+            .attributes()
+            .is_none_or(|a| a.values().all(|v| v.trim() == "0")))
+    }
+
     /// Deletes every record of `event` that `response` does not report as failed, as the
     /// mapping does with `ReportBatchItemFailures`. Returns how many were deleted.
     ///

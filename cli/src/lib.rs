@@ -3,7 +3,10 @@
 
 pub mod demo;
 pub mod event_source;
+pub mod fake_google;
+pub mod local;
 pub mod ops;
+pub mod runtime_api;
 
 use anyhow::Context as _;
 use shared::config::{Env, Secret};

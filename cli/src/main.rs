@@ -53,6 +53,28 @@ enum Command {
     },
     /// Seed a demo workspace and drain schedule-task messages through its handler.
     Demo,
+    /// Run the whole system locally: demo data, every orchestrator once, every queue drained
+    /// by its function binary (see README).
+    Local {
+        /// Where the function binaries are.
+        #[arg(long, default_value = "target/debug")]
+        bin_dir: std::path::PathBuf,
+        /// Where each function's log goes.
+        #[arg(long, default_value = ".local/logs")]
+        log_dir: std::path::PathBuf,
+        #[arg(long, default_value_t = 3)]
+        sync_workspaces: usize,
+        #[arg(long, default_value_t = 300)]
+        events: usize,
+        #[arg(long, default_value_t = 30)]
+        habits: usize,
+        /// Function instances per worker (each capped by the function's maximum concurrency).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Seconds the drain may take.
+        #[arg(long, default_value_t = 300)]
+        budget: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +114,28 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => jobs_cli::migrate().await,
         Command::Demo => jobs_cli::demo::run().await,
+        Command::Local {
+            bin_dir,
+            log_dir,
+            sync_workspaces,
+            events,
+            habits,
+            concurrency,
+            budget,
+        } => {
+            let options = jobs_cli::local::Options {
+                bin_dir,
+                log_dir,
+                sync_workspaces,
+                events_per_calendar: events,
+                habits,
+                concurrency,
+                budget: std::time::Duration::from_secs(budget),
+                progress: !cli.json,
+            };
+            let (summary, _fake) = jobs_cli::local::run(&options).await?;
+            print(cli.json, &summary, || jobs_cli::local::render(&summary))
+        }
         Command::Enqueue {
             task,
             payload,

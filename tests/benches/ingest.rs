@@ -40,7 +40,7 @@ async fn main() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("bench");
     let start = Utc::now() - Span::days(80);
     for i in 0..n {

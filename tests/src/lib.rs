@@ -7,7 +7,7 @@
 // Test support: a failed set-up step should stop the test with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-pub mod fake_google;
+pub use jobs_cli::fake_google;
 pub mod sqs_faults;
 pub mod sync_support;
 

@@ -166,7 +166,7 @@ fn seed(fake: &FakeGoogle, account: &str, calendar: &str, prefix: &str, n: usize
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn first_sync_then_changes_reach_postgres_exactly(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("ana");
     seed(&fake, "ana", "primary", "e", 12);
     let mut coloured = timed_event("red", "Dentist", at(2, 9), 30);
@@ -237,7 +237,7 @@ async fn first_sync_then_changes_reach_postgres_exactly(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn full_sync_follows_every_page_of_its_window(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(7);
     let grant = fake.add_account("bo");
     seed(&fake, "bo", "primary", "e", 40);
@@ -279,7 +279,7 @@ async fn full_sync_follows_every_page_of_its_window(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("cy");
     seed(&fake, "cy", "primary", "e", 10);
     let ws = workspace(&pool, None).await;
@@ -317,7 +317,7 @@ async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("di");
     seed(&fake, "di", "primary", "e", 5);
     let ws = workspace(&pool, None).await;
@@ -362,7 +362,7 @@ async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_revoked_grant_deactivates_the_token_and_fails_only_its_workspace(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let revoked = fake.add_account("ed");
     let fine = fake.add_account("fa");
     seed(&fake, "ed", "primary", "e", 3);
@@ -414,7 +414,7 @@ async fn a_revoked_grant_deactivates_the_token_and_fails_only_its_workspace(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn transient_google_errors_are_retried_to_a_correct_state(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(4);
     let grant = fake.add_account("gu");
     seed(&fake, "gu", "primary", "e", 10);
@@ -460,7 +460,7 @@ async fn transient_google_errors_are_retried_to_a_correct_state(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_database_failure_mid_sync_never_advances_the_token(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(5);
     let grant = fake.add_account("hu");
     seed(&fake, "hu", "primary", "e", 12);
@@ -552,7 +552,7 @@ async fn a_database_failure_mid_sync_never_advances_the_token(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("io");
     seed(&fake, "io", "primary", "e", 8);
     let ws = workspace(&pool, None).await;
@@ -597,7 +597,7 @@ async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kept(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("ju");
     let emoji = "😀".repeat(300); // 300 characters, 1200 bytes
     let accents = "é".repeat(600); // 600 characters, 1200 bytes
@@ -643,7 +643,7 @@ async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kep
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn two_connections_of_one_workspace_sync_side_by_side(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let first = fake.add_account("ka");
     let second = fake.add_account("lu");
     seed(&fake, "ka", "primary", "a", 6);
@@ -693,7 +693,7 @@ async fn two_connections_of_one_workspace_sync_side_by_side(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("mo");
     seed(&fake, "mo", "primary", "e", 4);
     let ws = workspace(&pool, None).await;
@@ -732,7 +732,7 @@ async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("nu");
     seed(&fake, "nu", "primary", "e", 4);
     let mut detailed = timed_event("detailed", &"ü".repeat(300), at(2, 9), 30);
@@ -800,7 +800,7 @@ async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(5);
     fake.set_delay(Duration::from_millis(250));
     let grant = fake.add_account("ol");
@@ -863,7 +863,7 @@ async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(po
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("demo");
     seed(&fake, "demo", "primary", "d", 6);
     jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
@@ -917,7 +917,7 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn one_failing_connection_does_not_stop_the_others(pool: PgPool) {
-    let fake = FakeGoogle::start().await;
+    let fake = FakeGoogle::start().await.unwrap();
     let revoked = fake.add_account("pa");
     let fine = fake.add_account("qu");
     seed(&fake, "pa", "pa@example.com", "p", 3);

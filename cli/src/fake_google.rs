@@ -11,7 +11,12 @@
 //! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers.
 //!
 //! Each account has its own calendars; tests change them between syncs and read the truth
-//! back with [`FakeGoogle::events`].
+//! back with [`FakeGoogle::events`]. The local runner (`jobs local`) serves its demo calendars
+//! from it too.
+
+// The callers (tests and the local demo) build the events they put here; a malformed one is a
+// bug in them and stops them loudly.
+#![allow(clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -93,7 +98,10 @@ pub struct FakeGoogle {
 
 impl FakeGoogle {
     /// Starts the fake on a free local port.
-    pub async fn start() -> Self {
+    ///
+    /// # Errors
+    /// No local port can be bound.
+    pub async fn start() -> std::io::Result<Self> {
         let inner: Shared = Arc::new(Mutex::new(Inner {
             page_limit: 2500,
             ..Inner::default()
@@ -102,16 +110,14 @@ impl FakeGoogle {
             .route("/calendar/v3/calendars/{calendar}/events", get(list_events))
             .route("/token", post(token))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding the fake Google server");
-        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeGoogle {
+        Ok(FakeGoogle {
             api_url: format!("{base}/calendar/v3"),
             token_url: format!("{base}/token"),
             inner,
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -1,0 +1,169 @@
+//! The whole system locally (`jobs local`, the README's first command), on small data: the real
+//! function binaries behind local Runtime APIs, every orchestrator fired, every queue drained.
+//! Afterwards every message is accounted for, Postgres matches the fake calendars, and the
+//! summary agrees with `jobs.runs`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use integration_tests::sync_support::assert_mirrors;
+use integration_tests::{attribute, dead_letters, send, sqs};
+use jobs_cli::local::{self, Options};
+use serde_json::{Value, json};
+use shared::task::TaskName;
+use uuid::Uuid;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds the function binaries (debug). With the same targets as the test command, so the
+/// features (and so the compiled dependencies) are the ones `cargo test` just built: only the
+/// binaries are linked.
+fn build_functions() -> PathBuf {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "building the function binaries failed");
+    root.join("target/debug")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_local_system_runs_every_task_end_to_end() {
+    let bin_dir = build_functions();
+    let sqs = sqs().await;
+    let pool = jobs_cli::connect().await.unwrap();
+
+    // A message for a workspace that does not exist: it must end in the DLQ with its error.
+    let poison_ws = Uuid::new_v4();
+    let unified_url = std::env::var(TaskName::UnifiedSchedule.queue_url_var()).unwrap();
+    let unified_dlq = jobs_cli::ops::dead_letter_queue_url(&sqs, &unified_url)
+        .await
+        .unwrap();
+    let poison_id = send(
+        &sqs,
+        &unified_url,
+        &poison_ws.to_string(),
+        &Uuid::new_v4().to_string(),
+        &json!({ "ws_id": poison_ws }).to_string(),
+    )
+    .await;
+
+    let options = Options {
+        bin_dir,
+        log_dir: workspace_root().join(".local/logs/test"),
+        sync_workspaces: 2,
+        events_per_calendar: 40,
+        habits: 8,
+        concurrency: 2,
+        budget: Duration::from_secs(150),
+        progress: false,
+    };
+    let (summary, fake) = local::run(&options).await.unwrap();
+    eprintln!("{}", local::render(&summary));
+    assert_eq!(summary.left_in_queues, 0, "every task queue was drained");
+
+    // Postgres holds exactly what the fake calendars hold.
+    for n in 0..options.sync_workspaces {
+        assert_mirrors(
+            &pool,
+            local::sync_workspace(n),
+            &fake,
+            &local::account(n),
+            "primary",
+        )
+        .await;
+    }
+    let habit_events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.habit_calendar_events h
+         JOIN public.workspace_habits w ON w.id = h.habit_id WHERE w.ws_id = $1",
+    )
+    .bind(local::habit_workspace())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(habit_events > 0, "the habit workspace was scheduled");
+
+    // Every message ended succeeded (or skipped as already done) or dead, and each dead one is
+    // in its DLQ with its error.
+    let runs: Vec<(String, String, String, Option<Value>)> = sqlx::query_as(
+        "SELECT task, message_id, status, result FROM jobs.runs
+         WHERE started_at >= $1 AND task <> 'orchestrator' ORDER BY started_at",
+    )
+    .bind(summary.started_at)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut last: HashMap<String, (String, String)> = HashMap::new();
+    for (task, message, status, _) in &runs {
+        last.insert(message.clone(), (task.clone(), status.clone()));
+    }
+    for (message, (task, status)) in &last {
+        assert!(
+            ["succeeded", "skipped", "dead"].contains(&status.as_str()),
+            "{task} message {message} ended {status}"
+        );
+    }
+    assert_eq!(last[&poison_id].1, "dead");
+    let letters = dead_letters(&sqs, &unified_dlq).await;
+    let letter = letters
+        .iter()
+        .find(|l| attribute(l, "original_message_id").as_deref() == Some(poison_id.as_str()))
+        .expect("the poison message is in the DLQ");
+    assert!(
+        attribute(letter, "error")
+            .unwrap()
+            .contains("does not exist")
+    );
+
+    // The summary's numbers are jobs.runs's.
+    for line in &summary.tasks {
+        let of_task = runs.iter().filter(|r| r.0 == line.task);
+        let count = |status: &str| of_task.clone().filter(|r| r.2 == status).count() as i64;
+        assert_eq!(
+            (line.succeeded, line.failed, line.dead, line.skipped),
+            (
+                count("succeeded"),
+                count("failed"),
+                count("dead"),
+                count("skipped")
+            ),
+            "{}",
+            line.task
+        );
+        let number = |r: &Value, key: &str| r.get(key).and_then(Value::as_i64).unwrap_or(0);
+        let synced: i64 = of_task
+            .clone()
+            .filter(|r| r.2 == "succeeded" && line.task.starts_with("calendar-"))
+            .filter_map(|r| r.3.as_ref())
+            .map(|r| number(r, "inserted") + number(r, "updated") + number(r, "deleted"))
+            .sum();
+        assert_eq!(line.events_synced, synced, "{}", line.task);
+        assert_eq!(
+            line.received,
+            of_task.clone().count(),
+            "{}: one run per delivery",
+            line.task
+        );
+    }
+    let sync = summary
+        .tasks
+        .iter()
+        .find(|t| t.task == "calendar-sync")
+        .unwrap();
+    assert!(sync.succeeded >= 2 && sync.events_synced >= 80, "{sync:?}");
+    let unified = summary
+        .tasks
+        .iter()
+        .find(|t| t.task == "unified-schedule")
+        .unwrap();
+    assert!(unified.dead >= 1 && unified.succeeded >= 1, "{unified:?}");
+    assert!(local::render(&summary).contains("calendar-full-sync"));
+}
