@@ -1,0 +1,12 @@
+//! Echoes its event: what a Lambda costs before any of our code runs.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(event.payload)
+    }))
+    .await
+}

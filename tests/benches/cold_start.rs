@@ -1,0 +1,137 @@
+//! Cold-start benchmark: each function binary is started against a local Lambda Runtime API
+//! (`jobs_cli::runtime_api`), and its init time (process start to its first request for an
+//! event) and peak memory after init (VmHWM) are compared with a hello-world `lambda_runtime`
+//! binary built the same way, measured alternately in the same run (median of 9 starts).
+//!
+//! `scripts/bench.sh cold-start` builds the release binaries (the Lambda profile, for this
+//! machine's architecture) and runs it. Under `cargo test` it runs once on the debug binaries.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jobs_cli::runtime_api::LocalFunction;
+
+const FUNCTIONS: [&str; 5] = [
+    "orchestrator",
+    "calendar-sync",
+    "calendar-full-sync",
+    "schedule-task",
+    "unified-schedule",
+];
+
+#[tokio::main]
+async fn main() {
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let profile = if full { "release" } else { "debug" };
+    build(&root, full);
+    let bin_dir = root.join("target").join(profile);
+    let rounds = if full { 9 } else { 1 };
+    let logs = root.join(".local/logs/cold-start");
+
+    // Settings every function's config accepts; nothing is contacted during init.
+    let env: Vec<(String, String)> = [
+        ("DATABASE_URL", "postgres://bench@127.0.0.1:1/bench"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ("CALENDAR_SYNC_QUEUE_URL", "http://127.0.0.1:1/q1.fifo"),
+        ("CALENDAR_FULL_SYNC_QUEUE_URL", "http://127.0.0.1:1/q2.fifo"),
+        ("SCHEDULE_TASK_QUEUE_URL", "http://127.0.0.1:1/q3.fifo"),
+        ("UNIFIED_SCHEDULE_QUEUE_URL", "http://127.0.0.1:1/q4.fifo"),
+        ("DEAD_LETTER_QUEUE_URL", "http://127.0.0.1:1/dlq.fifo"),
+        ("GOOGLE_CLIENT_ID", "bench"),
+        ("GOOGLE_CLIENT_SECRET", "bench"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+
+    let mut samples: Vec<(&str, Vec<Duration>, Vec<u64>)> = std::iter::once("hello-lambda")
+        .chain(FUNCTIONS)
+        .map(|name| (name, Vec::new(), Vec::new()))
+        .collect();
+    for _ in 0..rounds {
+        for (name, inits, memory) in &mut samples {
+            let (init, peak) = start_once(&bin_dir.join(*name), name, &env, &logs).await;
+            inits.push(init);
+            memory.push(peak);
+        }
+    }
+    let median_init = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let median_kib = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (_, hello_init, hello_mem) = &mut samples[0];
+    let (base_init, base_mem) = (median_init(hello_init), median_kib(hello_mem));
+    println!(
+        "cold start ({profile} binaries, median of {rounds}), ratios to hello-lambda built the same way:"
+    );
+    println!(
+        "  {:<20} {:>9} {:>7} {:>10} {:>7}",
+        "function", "init ms", "ratio", "peak MiB", "ratio"
+    );
+    for (name, inits, memory) in &mut samples {
+        let (init, mem) = (median_init(inits), median_kib(memory));
+        println!(
+            "  {:<20} {:>9.2} {:>6.2}x {:>10.1} {:>6.2}x",
+            name,
+            init.as_secs_f64() * 1000.0,
+            init.as_secs_f64() / base_init.as_secs_f64(),
+            mem as f64 / 1024.0,
+            mem as f64 / base_mem as f64
+        );
+    }
+}
+
+fn build(root: &Path, release: bool) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(root).args(["build", "--quiet"]);
+    if release {
+        command.arg("--release").arg("-p").arg("hello-lambda");
+        for name in FUNCTIONS {
+            command.arg("-p").arg(name);
+        }
+    } else {
+        // The test command's targets: only linking is left to do.
+        command.args(["--workspace", "--all-targets"]);
+    }
+    assert!(
+        command.status().unwrap().success(),
+        "building the binaries failed"
+    );
+}
+
+async fn start_once(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    logs: &Path,
+) -> (Duration, u64) {
+    let mut function = LocalFunction::start(binary, name, env, &logs.join(format!("{name}.log")))
+        .await
+        .unwrap();
+    let init = function.ready(Duration::from_secs(30)).await.unwrap();
+    let pid = function.pid().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    function.stop().await.unwrap();
+    (init, peak_kib)
+}
