@@ -106,8 +106,8 @@ fn build(root: &Path, release: bool) {
             command.arg("-p").arg(name);
         }
     } else {
-        // The test command's targets: only linking is left to do.
-        command.args(["--workspace", "--all-targets"]);
+        // The test command's features: only linking is left to do.
+        command.args(["--workspace", "--bins", "--tests"]);
     }
     assert!(
         command.status().unwrap().success(),

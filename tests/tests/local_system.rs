@@ -20,15 +20,15 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Builds the function binaries (debug). With the same targets as the test command, so the
-/// features (and so the compiled dependencies) are the ones `cargo test` just built: only the
-/// binaries are linked.
+/// Builds the function binaries (debug). Bins and tests together resolve the same features as
+/// the test command, so the dependencies `cargo test` just built are reused and only the
+/// binaries are linked (`--all-targets` would also build the benchmarks in release mode).
 fn build_functions() -> PathBuf {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = std::process::Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "--quiet", "--workspace", "--all-targets"])
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
         .status()
         .expect("running cargo build");
     assert!(status.success(), "building the function binaries failed");
