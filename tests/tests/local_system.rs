@@ -158,7 +158,15 @@ async fn the_local_system_runs_every_task_end_to_end() {
         .iter()
         .find(|t| t.task == "calendar-sync")
         .unwrap();
-    assert!(sync.succeeded >= 2 && sync.events_synced >= 80, "{sync:?}");
+    assert!(sync.succeeded >= 2, "{sync:?}");
+    // Whichever sync of a workspace runs second finds little to do; the full sync always lists
+    // the whole window.
+    let full = summary
+        .tasks
+        .iter()
+        .find(|t| t.task == "calendar-full-sync")
+        .unwrap();
+    assert!(full.succeeded >= 2 && full.events_synced >= 80, "{full:?}");
     let unified = summary
         .tasks
         .iter()
