@@ -44,6 +44,14 @@ pub enum Fault {
     Slow(Duration),
 }
 
+/// An event's state after its last change.
+#[derive(Debug, Clone)]
+pub struct EventVersion {
+    pub event: Value,
+    pub seq: u64,
+    pub cancelled: bool,
+}
+
 /// Tokens of one fake account.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -82,6 +90,8 @@ struct Inner {
     list_calls: u64,
     refresh_calls: u64,
     faults_served: u64,
+    /// Every access and refresh token handed out, for checks that none leaks.
+    handed_out: Vec<String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -130,6 +140,7 @@ impl FakeGoogle {
     pub fn add_account(&self, name: &str) -> Grant {
         let mut inner = self.lock();
         let refresh_token = format!("refresh-{name}-{}", uuid::Uuid::new_v4().simple());
+        inner.handed_out.push(refresh_token.clone());
         inner.accounts.insert(
             name.to_owned(),
             Account {
@@ -205,6 +216,30 @@ impl FakeGoogle {
             .unwrap_or_default()
     }
 
+    /// Every event of a calendar, cancelled ones included, with the change sequence number of
+    /// its last change (a sync token `sync-<generation>-<n>` covers the changes up to `n`).
+    pub fn versions(&self, account: &str, calendar: &str) -> Vec<EventVersion> {
+        self.lock()
+            .calendars
+            .get(&(account.to_owned(), calendar.to_owned()))
+            .map(|events| {
+                events
+                    .values()
+                    .map(|s| EventVersion {
+                        event: s.event.clone(),
+                        seq: s.seq,
+                        cancelled: s.cancelled,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every access and refresh token handed out so far.
+    pub fn tokens_handed_out(&self) -> Vec<String> {
+        self.lock().handed_out.clone()
+    }
+
     /// Makes every access token issued so far for `account` answer 401.
     pub fn expire_access_tokens(&self, account: &str) {
         self.lock().access.retain(|_, owner| owner != account);
@@ -266,6 +301,7 @@ fn issue(inner: &mut Inner, account: &str) -> String {
         uuid::Uuid::new_v4().simple()
     );
     inner.access.insert(token.clone(), account.to_owned());
+    inner.handed_out.push(token.clone());
     token
 }
 

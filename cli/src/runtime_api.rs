@@ -162,16 +162,18 @@ impl LocalFunction {
                 reply,
             })
             .map_err(|_| anyhow::anyhow!("{} is not accepting invocations", self.name))?;
-        // A little grace past the deadline: the function answers right at it at the latest.
-        match tokio::time::timeout(timeout + Duration::from_secs(5), answer).await {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => bail!("{} returned an error: {error}", self.name),
-            Ok(Err(_)) => bail!("{} dropped the invocation", self.name),
-            Err(_) => {
-                if let Some(status) = self.child.try_wait()? {
-                    bail!("{} exited with {status} during an invocation", self.name);
-                }
-                bail!("{} timed out", self.name)
+        // A little grace past the deadline: the function answers right at it at the latest. A
+        // process that dies mid-invocation fails it at once, as Lambda does.
+        let answer = tokio::time::timeout(timeout + Duration::from_secs(5), answer);
+        tokio::select! {
+            answered = answer => match answered {
+                Ok(Ok(Ok(value))) => Ok(value),
+                Ok(Ok(Err(error))) => bail!("{} returned an error: {error}", self.name),
+                Ok(Err(_)) => bail!("{} dropped the invocation", self.name),
+                Err(_) => bail!("{} timed out", self.name),
+            },
+            status = self.child.wait() => {
+                bail!("{} exited with {} during an invocation", self.name, status?)
             }
         }
     }

@@ -77,7 +77,9 @@ pub async fn has_succeeded(pool: &PgPool, delivery: &Delivery) -> Result<bool, s
 }
 
 /// Opens a run in `running`. Earlier attempts at the same message still marked `running` are
-/// closed as failed first: the message came back, so their invocation timed out or crashed.
+/// closed as failed first, and the leases they hold are freed: the message came back, so their
+/// invocation timed out or crashed (the queue's visibility timeout outlasts any invocation),
+/// and waiting for those leases to expire would only burn this delivery's receive count.
 ///
 /// # Errors
 /// The database is unreachable.
@@ -88,6 +90,9 @@ pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Erro
              SET status = 'failed', error_kind = 'retryable', finished_at = now(),
                  error = 'the attempt did not finish: its invocation timed out or crashed'
              WHERE task = $1 AND message_id = $3 AND status = 'running'
+             RETURNING id
+         ), freed AS (
+             DELETE FROM jobs.leases WHERE holder IN (SELECT id FROM abandoned)
          )
          INSERT INTO jobs.runs (task, ws_id, message_id, deduplication_id, message_group_id, attempt)
          VALUES ($1, $2, $3, $4, $5, $6)

@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub use jobs_cli::fake_google;
+pub mod db_proxy;
 pub mod sqs_faults;
 pub mod sync_support;
 
@@ -437,4 +438,25 @@ impl BenchDatabase {
             .await
             .unwrap();
     }
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds the function binaries (debug) and returns their directory. Bins and tests together
+/// resolve the same features as the test command, so the dependencies `cargo test` just built
+/// are reused and only the binaries are linked (`--all-targets` would also build the
+/// benchmarks in release mode).
+pub fn build_function_binaries() -> std::path::PathBuf {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "building the function binaries failed");
+    root.join("target/debug")
 }

@@ -6,38 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use integration_tests::sync_support::assert_mirrors;
-use integration_tests::{attribute, dead_letters, send, sqs};
+use integration_tests::{
+    attribute, build_function_binaries, dead_letters, send, sqs, workspace_root,
+};
 use jobs_cli::local::{self, Options};
 use serde_json::{Value, json};
 use shared::task::TaskName;
 use uuid::Uuid;
 
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds the function binaries (debug). Bins and tests together resolve the same features as
-/// the test command, so the dependencies `cargo test` just built are reused and only the
-/// binaries are linked (`--all-targets` would also build the benchmarks in release mode).
-fn build_functions() -> PathBuf {
-    let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "building the function binaries failed");
-    root.join("target/debug")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_local_system_runs_every_task_end_to_end() {
-    let bin_dir = build_functions();
+    let bin_dir = build_function_binaries();
     let sqs = sqs().await;
     let pool = jobs_cli::connect().await.unwrap();
 
