@@ -60,13 +60,23 @@ pub trait TaskPayload: Serialize + DeserializeOwned + JsonSchema + Send + Sync +
             match missing_field(&reason) {
                 Some(field) => PayloadError::Missing { field },
                 None => PayloadError::Invalid {
-                    field: path,
-                    reason,
+                    field: brief(&path),
+                    reason: brief(&reason),
                 },
             }
         })?;
         payload.validate()?;
         Ok(payload)
+    }
+}
+
+/// serde quotes the offending value in its message; errors are logged and stored with the run
+/// and the dead letter, so a huge value is cut rather than repeated.
+fn brief(text: &str) -> String {
+    const MAX_CHARS: usize = 120;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
