@@ -139,6 +139,33 @@ for name, res in resources.items():
     else:
         check("ApproximateAgeOfOldestMessage" in alarmed.get(name, set()), f"{name}: needs an oldest-message alarm")
 
+# Least privilege (DESIGN §4): each worker may poll only its own queue and send only to its
+# own DLQ (and, for the sync workers that continue in a new message, its own queue). No
+# function has inline statements, managed policies or a role of its own, and none may read
+# secrets at run time: they are resolved into its environment at deploy.
+SELF_CONTINUING = {"calendar-sync", "calendar-full-sync"}
+for name, fn in functions.items():
+    props = fn["Properties"]
+    binary = fn["Metadata"]["BuildProperties"]["Binary"]
+    check("Role" not in props, f"{name}: must not bring its own role")
+    policies = props.get("Policies", [])
+    kinds = sorted({kind for policy in policies for kind in policy})
+    if binary == "orchestrator":
+        continue
+    check(kinds == ["SQSPollerPolicy", "SQSSendMessagePolicy"],
+          f"{name}: may only have SQSPollerPolicy and SQSSendMessagePolicy, got {kinds}")
+    sqs_events = [e for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+    own_queue = logical_of(sqs_events[0]["Properties"]["Queue"]) if sqs_events else None
+    own_dlq = logical_of(props.get("Environment", {}).get("Variables", {}).get("DEAD_LETTER_QUEUE_URL"))
+    polled = {logical_of(p["SQSPollerPolicy"]["QueueName"]) for p in policies if "SQSPollerPolicy" in p}
+    sent = {logical_of(p["SQSSendMessagePolicy"]["QueueName"]) for p in policies if "SQSSendMessagePolicy" in p}
+    check(polled == {own_queue}, f"{name}: may poll only {own_queue}, got {sorted(polled)}")
+    allowed = {own_dlq, own_queue} if binary in SELF_CONTINUING else {own_dlq}
+    check(own_dlq in sent and sent <= allowed, f"{name}: may send only to {sorted(allowed)}, got {sorted(sent)}")
+text = (ROOT / "template.yaml").read_text()
+for forbidden in ["secretsmanager:GetSecretValue", "ssm:GetParameter", "Resource: '*'", 'Resource: "*"', "Action: '*'", 'Action: "*"']:
+    check(forbidden not in text, f"template grants {forbidden}")
+
 for failure in failures:
     print(f"FAIL {failure}")
 print(f"template: {passed} passed, {len(failures)} failed")

@@ -207,7 +207,13 @@ fn deeply_nested_and_truncated_bodies_are_rejected_as_json() {
 #[test]
 fn a_huge_value_is_not_repeated_in_the_error() {
     let huge = "✓".repeat(100_000);
-    for field in ["ws_id", "calendarId", "windowDays", "forceReschedule", "user_id"] {
+    for field in [
+        "ws_id",
+        "calendarId",
+        "windowDays",
+        "forceReschedule",
+        "user_id",
+    ] {
         let mut body = json!({ "ws_id": Uuid::new_v4() });
         body[field] = json!(huge);
         let body = body.to_string();

@@ -156,4 +156,17 @@ async fn the_local_system_runs_every_task_end_to_end() {
         .unwrap();
     assert!(unified.dead >= 1 && unified.succeeded >= 1, "{unified:?}");
     assert!(local::render(&summary).contains("calendar-full-sync"));
+
+    // No secret in any line the functions logged during the run.
+    let mut secrets = fake.tokens_handed_out();
+    secrets.push(jobs_cli::fake_google::CLIENT_SECRET.to_owned());
+    let mut lines = 0;
+    for entry in std::fs::read_dir(&options.log_dir).unwrap() {
+        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lines += log.lines().count();
+        for secret in &secrets {
+            assert!(!log.contains(secret.as_str()), "a secret is in a log line");
+        }
+    }
+    assert!(lines > 20, "the functions logged the run ({lines} lines)");
 }

@@ -53,34 +53,44 @@ pub async fn page(
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
-    let audience = match task {
+    // Whole statements chosen at compile time: the cursor and the limit are bound parameters.
+    // The first page has no cursor because the nil UUID is a real workspace id in Tuturuuu.
+    macro_rules! page_of {
+        ($audience:literal) => {
+            (
+                page_of!($audience, ""),
+                page_of!($audience, "AND ws_id > $2"),
+            )
+        };
+        ($audience:literal, $cursor:literal) => {
+            concat!(
+                "SELECT a.ws_id, w.personal, w.timezone, coalesce(w.deleted, false) AS deleted
+                 FROM (",
+                $audience,
+                " ",
+                $cursor,
+                " ORDER BY ws_id LIMIT $1) a
+                 JOIN public.workspaces w ON w.id = a.ws_id
+                 ORDER BY a.ws_id"
+            )
+        };
+    }
+    let (first, next) = match task {
         // Distinct workspaces, not token rows: two tokens must not mean two syncs.
-        TaskName::CalendarSync | TaskName::CalendarFullSync => {
+        TaskName::CalendarSync | TaskName::CalendarFullSync => page_of!(
             "SELECT DISTINCT ws_id FROM public.calendar_auth_tokens
              WHERE provider = 'google' AND is_active"
-        }
+        ),
         TaskName::ScheduleTask => {
-            "SELECT DISTINCT ws_id FROM public.calendar_auth_tokens WHERE is_active"
+            page_of!("SELECT DISTINCT ws_id FROM public.calendar_auth_tokens WHERE is_active")
         }
-        TaskName::UnifiedSchedule => {
+        TaskName::UnifiedSchedule => page_of!(
             "SELECT DISTINCT ws_id FROM public.workspace_habits
              WHERE is_active AND auto_schedule AND deleted_at IS NULL"
-        }
+        ),
     };
-    // The cursor is a bound parameter; only these fixed fragments are spliced in. The first
-    // page has no cursor because the nil UUID is a real workspace id in Tuturuuu.
-    let cursor = if after.is_some() {
-        "AND ws_id > $2"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "SELECT a.ws_id, w.personal, w.timezone, coalesce(w.deleted, false) AS deleted
-         FROM ({audience} {cursor} ORDER BY ws_id LIMIT $1) a
-         JOIN public.workspaces w ON w.id = a.ws_id
-         ORDER BY a.ws_id"
-    );
-    let mut query = sqlx::query_as::<_, Row>(&sql).bind(limit);
+    let sql = if after.is_some() { next } else { first };
+    let mut query = sqlx::query_as::<_, Row>(sql).bind(limit);
     if let Some(after) = after {
         query = query.bind(after);
     }
