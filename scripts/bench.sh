@@ -4,6 +4,9 @@
 #   scripts/bench.sh ingest    syncing INGEST_EVENTS events (default 10,000) from the fake Google server vs raw COPY
 #   scripts/bench.sh engine    the scheduling engine on the medium and large scenarios
 #   scripts/bench.sh cold-start  each function's init time and peak memory vs a hello-world Lambda
+#   scripts/bench.sh drain     end-to-end drain of DRAIN_MESSAGES (default 1,000) calendar-sync messages vs a no-op consumer
+#   scripts/bench.sh           all of them (fan-out with FAN_OUT_WORKSPACES default 10,000), then the
+#                              README's performance table, also written to .local/bench/performance.md
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -15,10 +18,29 @@ set -a
 source "$STATE_DIR/env"
 set +a
 
-case "${1:-}" in
-  fan-out) cargo bench -p integration-tests --bench fan_out ;;
-  ingest) cargo bench -p integration-tests --bench ingest ;;
-  engine) cargo bench -p integration-tests --bench schedule_engine ;;
-  cold-start) cargo bench -p integration-tests --bench cold_start ;;
-  *) die "usage: scripts/bench.sh fan-out|ingest|engine|cold-start" ;;
+bench() { cargo bench -p integration-tests --bench "$1"; }
+
+case "${1:-all}" in
+  fan-out) bench fan_out ;;
+  ingest) bench ingest ;;
+  engine) bench schedule_engine ;;
+  cold-start) bench cold_start ;;
+  drain) bench drain ;;
+  all)
+    export FAN_OUT_WORKSPACES="${FAN_OUT_WORKSPACES:-10000}"
+    out="$STATE_DIR/bench"
+    mkdir -p "$out"
+    : > "$out/all.log"
+    for name in ingest fan_out schedule_engine cold_start drain; do
+      bench "$name" | tee -a "$out/all.log"
+    done
+    {
+      echo "| figure (each ratio measured in the same run) | measured | ratio |"
+      echo "|---|---|---|"
+      grep '^| ' "$out/all.log"
+    } > "$out/performance.md"
+    echo
+    cat "$out/performance.md"
+    ;;
+  *) die "usage: scripts/bench.sh [fan-out|ingest|engine|cold-start|drain|all]" ;;
 esac

@@ -31,8 +31,8 @@ async fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let profile = if full { "release" } else { "debug" };
-    build(&root, full);
-    let bin_dir = root.join("target").join(profile);
+    let packages: Vec<&str> = std::iter::once("hello-lambda").chain(FUNCTIONS).collect();
+    let bin_dir = integration_tests::build_binaries(full, &packages);
     let rounds = if full { 9 } else { 1 };
     let logs = root.join(".local/logs/cold-start");
 
@@ -83,8 +83,21 @@ async fn main() {
         "  {:<20} {:>9} {:>7} {:>10} {:>7}",
         "function", "init ms", "ratio", "peak MiB", "ratio"
     );
+    let mut rows = Vec::new();
     for (name, inits, memory) in &mut samples {
         let (init, mem) = (median_init(inits), median_kib(memory));
+        if *name != "hello-lambda" {
+            rows.push(format!(
+                "| cold start: {name} init vs hello-world | {:.2} ms vs {:.2} ms | {:.2}× |\n\
+                 | peak memory: {name} vs hello-world | {:.1} MiB vs {:.1} MiB | {:.2}× |",
+                init.as_secs_f64() * 1000.0,
+                base_init.as_secs_f64() * 1000.0,
+                init.as_secs_f64() / base_init.as_secs_f64(),
+                mem as f64 / 1024.0,
+                base_mem as f64 / 1024.0,
+                mem as f64 / base_mem as f64
+            ));
+        }
         println!(
             "  {:<20} {:>9.2} {:>6.2}x {:>10.1} {:>6.2}x",
             name,
@@ -94,25 +107,9 @@ async fn main() {
             mem as f64 / base_mem as f64
         );
     }
-}
-
-fn build(root: &Path, release: bool) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = std::process::Command::new(cargo);
-    command.current_dir(root).args(["build", "--quiet"]);
-    if release {
-        command.arg("--release").arg("-p").arg("hello-lambda");
-        for name in FUNCTIONS {
-            command.arg("-p").arg(name);
-        }
-    } else {
-        // The test command's features: only linking is left to do.
-        command.args(["--workspace", "--bins", "--tests"]);
+    for row in rows {
+        println!("{row}");
     }
-    assert!(
-        command.status().unwrap().success(),
-        "building the binaries failed"
-    );
 }
 
 async fn start_once(

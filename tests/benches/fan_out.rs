@@ -122,6 +122,17 @@ async fn main() {
         secs(total),
         n as f64 / secs(total)
     );
+    println!(
+        "| fan-out: SendMessageBatch calls per workspace, {n} workspaces (vs the floor of 1/10) | {:.4} | {:.3}× |",
+        summary.calls as f64 / n as f64,
+        summary.calls as f64 / floor as f64
+    );
+    println!(
+        "| fan-out: enumerating Postgres vs sending to SQS | {:.2} s vs {:.2} s | {:.4}× |",
+        secs(summary.enumeration),
+        secs(summary.sending),
+        secs(summary.enumeration) / secs(summary.sending)
+    );
 
     sqs.delete_queue()
         .queue_url(&queue_url)

@@ -445,18 +445,30 @@ pub fn workspace_root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Builds the function binaries (debug) and returns their directory. Bins and tests together
-/// resolve the same features as the test command, so the dependencies `cargo test` just built
-/// are reused and only the binaries are linked (`--all-targets` would also build the
-/// benchmarks in release mode).
-pub fn build_function_binaries() -> std::path::PathBuf {
+/// Builds binaries and returns their directory. Release (for benchmarks): the named packages
+/// with the Lambda profile. Debug: bins and tests together, which resolve the same features as
+/// the test command, so the dependencies `cargo test` just built are reused and only the
+/// binaries are linked (`--all-targets` would also build the benchmarks in release mode).
+pub fn build_binaries(release: bool, packages: &[&str]) -> std::path::PathBuf {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "building the function binaries failed");
-    root.join("target/debug")
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(&root).args(["build", "--quiet"]);
+    if release {
+        command.arg("--release");
+        for package in packages {
+            command.args(["-p", package]);
+        }
+    } else {
+        command.args(["--workspace", "--bins", "--tests"]);
+    }
+    let status = command.status().expect("running cargo build");
+    assert!(status.success(), "building the binaries failed");
+    root.join("target")
+        .join(if release { "release" } else { "debug" })
+}
+
+/// The debug function binaries, built as the test command builds them.
+pub fn build_function_binaries() -> std::path::PathBuf {
+    build_binaries(false, &[])
 }
