@@ -182,6 +182,25 @@ pub fn worker_config(queues: &Queues) -> WorkerConfig {
     }
 }
 
+/// Gives `ws_id` a fresh workspace key, stored wrapped with `master` as the web app stores it,
+/// and returns the key.
+pub async fn encrypt_workspace(
+    pool: &PgPool,
+    ws_id: Uuid,
+    master: &shared::encryption::MasterKey,
+) -> shared::encryption::WorkspaceKey {
+    let key = shared::encryption::WorkspaceKey::generate();
+    sqlx::query(
+        "INSERT INTO public.workspace_encryption_keys (ws_id, encrypted_key) VALUES ($1, $2)",
+    )
+    .bind(ws_id)
+    .bind(master.wrap(&key).expect("wrapping the key"))
+    .execute(pool)
+    .await
+    .expect("storing the workspace key");
+    key
+}
+
 /// Inserts a workspace (and its creator) with `timezone`, and returns its id.
 pub async fn workspace(pool: &PgPool, timezone: Option<&str>) -> Uuid {
     let user: Uuid = sqlx::query_scalar("INSERT INTO public.users DEFAULT VALUES RETURNING id")

@@ -13,11 +13,12 @@ use integration_tests::sync_support::{
     assert_mirrors, connect_google, stored_sync_token, sync_config, sync_worker, synced_rows,
 };
 use integration_tests::{
-    Queues, attribute, dead_letters, fifo_queues, next_batch, receive, send, sqs, workspace,
+    Queues, attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, receive, send,
+    sqs, workspace,
 };
 use jobs_cli::event_source::lambda_context;
 use serde_json::{Value, json};
-use shared::encryption::{MasterKey, WorkspaceKey};
+use shared::encryption::MasterKey;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
 use shared::runner::{Runner, deadline_from_epoch_millis};
 use shared::sync::{SyncConfig, SyncJob};
@@ -743,15 +744,7 @@ async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let master_secret = shared::config::Secret::new("test-master-key");
     let master = MasterKey::derive(&master_secret).unwrap();
-    let key = WorkspaceKey::generate();
-    sqlx::query(
-        "INSERT INTO public.workspace_encryption_keys (ws_id, encrypted_key) VALUES ($1, $2)",
-    )
-    .bind(ws)
-    .bind(master.wrap(&key).unwrap())
-    .execute(&pool)
-    .await
-    .unwrap();
+    let key = encrypt_workspace(&pool, ws, &master).await;
     let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |config| {
         config.master_key = Some(master_secret.clone());
     })

@@ -2,25 +2,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use integration_tests::workspace;
+use integration_tests::{encrypt_workspace, workspace};
 use shared::config::Secret;
-use shared::encryption::{MasterKey, WorkspaceKey, workspace_key};
+use shared::encryption::{MasterKey, workspace_key};
 use shared::error::ErrorKind;
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_stored_key_unwraps_only_with_its_master_key(pool: PgPool) {
     let master = MasterKey::derive(&Secret::new("master one")).unwrap();
-    let key = WorkspaceKey::generate();
     let encrypted = workspace(&pool, None).await;
-    sqlx::query(
-        "INSERT INTO public.workspace_encryption_keys (ws_id, encrypted_key) VALUES ($1, $2)",
-    )
-    .bind(encrypted)
-    .bind(master.wrap(&key).unwrap())
-    .execute(&pool)
-    .await
-    .unwrap();
+    let key = encrypt_workspace(&pool, encrypted, &master).await;
     let plain = workspace(&pool, None).await;
 
     let found = workspace_key(&pool, Some(&master), encrypted)

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use integration_tests::{
-    attribute, dead_letters, fifo_queues, next_batch, send, sqs, worker_config, workspace,
+    attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, send, sqs, worker_config,
+    workspace,
 };
 use jobs_cli::event_source::{EventSource, lambda_context};
 use serde_json::json;
-use shared::encryption::{MasterKey, WorkspaceKey};
+use shared::encryption::MasterKey;
 use shared::runner::{Runner, deadline_from_epoch_millis};
 use sqlx::PgPool;
 use unified_schedule::UnifiedSchedule;
@@ -320,15 +321,7 @@ async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
     let ws = workspace(&pool, Some("UTC")).await;
     habit(&pool, ws, "Meditate", 15, Some("07:00")).await;
     let master = MasterKey::derive(&shared::config::Secret::new("master")).unwrap();
-    let key = WorkspaceKey::generate();
-    sqlx::query(
-        "INSERT INTO public.workspace_encryption_keys (ws_id, encrypted_key) VALUES ($1, $2)",
-    )
-    .bind(ws)
-    .bind(master.wrap(&key).unwrap())
-    .execute(&pool)
-    .await
-    .unwrap();
+    let key = encrypt_workspace(&pool, ws, &master).await;
     store::schedule(&pool, Some(&master), ws, None, 7, now())
         .await
         .unwrap();

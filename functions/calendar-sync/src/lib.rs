@@ -9,24 +9,14 @@ use shared::payload::CalendarSyncPayload;
 use shared::sync::{SyncConfig, SyncWorker};
 use shared::task::TaskName;
 
-/// What the function builds once at init (`State::new(&config.sync)`) and hands every event to
-/// (`state.handle(event)`).
+/// What the function builds once at init (`State::new(&config_from_env()?)`) and hands every
+/// event to (`state.handle(event)`).
 pub type State = SyncWorker<CalendarSyncPayload>;
 
-/// The function's settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub sync: SyncConfig,
-}
-
-impl Config {
-    /// Reads every variable, reporting all problems by name.
-    ///
-    /// # Errors
-    /// A missing or invalid variable.
-    pub fn from_env() -> Result<Self, ConfigErrors> {
-        Ok(Config {
-            sync: SyncConfig::from_env(TaskName::CalendarSync)?,
-        })
-    }
+/// The function's settings, every variable read and all problems reported by name.
+///
+/// # Errors
+/// A missing or invalid variable.
+pub fn config_from_env() -> Result<SyncConfig, ConfigErrors> {
+    SyncConfig::from_env(TaskName::CalendarSync)
 }

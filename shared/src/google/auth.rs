@@ -101,31 +101,26 @@ impl<'a> Session<'a> {
         {
             self.refresh().await?;
         }
-        let first = self
-            .client
-            .list_events(
-                self.token.access_token.expose(),
-                calendar_id,
-                mode,
-                page_token,
-                &mut self.stats,
-            )
-            .await;
-        match first {
-            Err(GoogleError::Unauthorized) => {
-                self.refresh().await?;
-                Ok(self
-                    .client
-                    .list_events(
-                        self.token.access_token.expose(),
-                        calendar_id,
-                        mode,
-                        page_token,
-                        &mut self.stats,
-                    )
-                    .await?)
+        // One refresh on a 401: the token can be revoked or rotated before `expires_at`.
+        let mut refreshed = false;
+        loop {
+            let listed = self
+                .client
+                .list_events(
+                    self.token.access_token.expose(),
+                    calendar_id,
+                    mode,
+                    page_token,
+                    &mut self.stats,
+                )
+                .await;
+            match listed {
+                Err(GoogleError::Unauthorized) if !refreshed => {
+                    self.refresh().await?;
+                    refreshed = true;
+                }
+                other => return Ok(other?),
             }
-            other => Ok(other?),
         }
     }
 
