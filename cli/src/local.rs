@@ -134,16 +134,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         ),
     );
 
-    let mut base_env: Vec<(String, String)> = [
-        "DATABASE_URL",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ]
-    .iter()
-    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-    .collect();
+    let mut base_env = stack_env();
     base_env.extend([
         ("GOOGLE_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
         ("GOOGLE_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
@@ -263,6 +254,20 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         summary.tasks.push(line);
     }
     Ok((summary, fake))
+}
+
+/// The local stack's settings a function binary needs (`source .local/env`), to start it with.
+pub fn stack_env() -> Vec<(String, String)> {
+    [
+        "DATABASE_URL",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect()
 }
 
 fn binary(options: &Options, name: &str) -> anyhow::Result<PathBuf> {

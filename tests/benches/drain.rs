@@ -64,28 +64,21 @@ async fn main() {
     }
 
     let work = fifo_queues(&sqs, 300).await;
-    let env: Vec<(String, String)> = [
-        "DATABASE_URL",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ]
-    .iter()
-    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-    .chain(
-        [
-            ("CALENDAR_SYNC_QUEUE_URL", work.queue_url.as_str()),
-            ("DEAD_LETTER_QUEUE_URL", work.dlq_url.as_str()),
-            ("GOOGLE_CLIENT_ID", CLIENT_ID),
-            ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
-            ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
-            ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
-            ("RUST_LOG", "info"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    )
-    .collect();
+    let env: Vec<(String, String)> = jobs_cli::local::stack_env()
+        .into_iter()
+        .chain(
+            [
+                ("CALENDAR_SYNC_QUEUE_URL", work.queue_url.as_str()),
+                ("DEAD_LETTER_QUEUE_URL", work.dlq_url.as_str()),
+                ("GOOGLE_CLIENT_ID", CLIENT_ID),
+                ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
+                ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
+                ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
+                ("RUST_LOG", "info"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .collect();
     let log = integration_tests::workspace_root().join(".local/logs/bench/drain.log");
     let mut functions = Vec::new();
     for _ in 0..CONSUMERS {

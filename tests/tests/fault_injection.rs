@@ -99,11 +99,8 @@ impl Suite {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
         let sent_through = FaultyProxy::start(&endpoint, 0).await;
 
-        let mut env: Vec<(String, String)> =
-            ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-                .iter()
-                .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
-                .collect();
+        // Later entries override the stack's: the worker goes through both proxies.
+        let mut env = jobs_cli::local::stack_env();
         env.extend(
             [
                 ("AWS_ENDPOINT_URL", sent_through.url.as_str()),
@@ -431,6 +428,25 @@ impl Suite {
         self.began = Instant::now();
     }
 
+    /// Changes every calendar, queues `faults` for Google's next answers, sends one message
+    /// per workspace and settles.
+    async fn google_faults(
+        &mut self,
+        fault: &'static str,
+        faults: impl IntoIterator<Item = Fault>,
+    ) {
+        let served = self.fake.faults_served();
+        self.change_calendars(0..WORKSPACES);
+        self.fake.inject(faults);
+        self.enqueue(0..WORKSPACES).await;
+        self.settle(
+            fault,
+            move |s: &Suite| format!("{} answers", s.fake.faults_served() - served),
+            0,
+        )
+        .await;
+    }
+
     /// Slows every row written for `ws_id` inside Postgres, so a transaction is open long
     /// enough to be cut. Returns the statement that removes it.
     async fn slow_writes(&self, ws_id: Uuid) -> String {
@@ -485,45 +501,22 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
         .settle("none (first sync)", |_: &Suite| "-".to_owned(), 0)
         .await;
 
-    let served = suite.fake.faults_served();
-    suite.change_calendars(all.clone());
     suite
-        .fake
-        .inject([500, 503, 502, 500, 500, 503, 500].map(Fault::Status));
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+        .google_faults(
             "Google 5xx",
-            |s: &Suite| format!("{} answers", s.fake.faults_served() - served),
-            0,
+            [500, 503, 502, 500, 500, 503, 500].map(Fault::Status),
         )
         .await;
-
-    let served = suite.fake.faults_served();
-    suite.change_calendars(all.clone());
     suite
-        .fake
-        .inject([Fault::RateLimited { retry_after: 1 }; 4]);
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+        .google_faults(
             "Google 429 + Retry-After",
-            |s: &Suite| format!("{} answers", s.fake.faults_served() - served),
-            0,
+            [Fault::RateLimited { retry_after: 1 }; 4],
         )
         .await;
-
-    let served = suite.fake.faults_served();
-    suite.change_calendars(all.clone());
     suite
-        .fake
-        .inject([Fault::Slow(Duration::from_millis(1500)); 3]);
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+        .google_faults(
             "Google slower than the client timeout",
-            |s: &Suite| format!("{} answers", s.fake.faults_served() - served),
-            0,
+            [Fault::Slow(Duration::from_millis(1500)); 3],
         )
         .await;
 
