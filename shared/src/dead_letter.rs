@@ -16,6 +16,7 @@ pub struct DeadLetter<'a> {
     /// The original group; the DLQ is FIFO too and keeps per-workspace order.
     pub message_group_id: Option<&'a str>,
     pub error: &'a str,
+    pub failed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A DLQ send that failed.
@@ -56,7 +57,7 @@ pub async fn send(
         .message_attributes("task", text(letter.task)?)
         .message_attributes("error", text(truncate(letter.error, MAX_ERROR_CHARS))?)
         .message_attributes("original_message_id", text(letter.original_message_id)?)
-        .message_attributes("failed_at", text(&chrono::Utc::now().to_rfc3339())?)
+        .message_attributes("failed_at", text(&letter.failed_at.to_rfc3339())?)
         .send()
         .await
         .map_err(|err| DeadLetterError(crate::aws::describe(&err)))?;

@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use serde_json::{Map, Value, json};
 use sqlx::PgPool;
@@ -27,7 +28,8 @@ use crate::ledger::{self, Delivery, RunStatus};
 use crate::payload::TaskPayload;
 use crate::task::TaskName;
 
-/// The counts a job reports; they go into the run's `result` next to `ws_id` and `success`.
+/// The counts a job reports; they go into the run's `result` next to `ws_id`, `success` and
+/// `now`.
 pub type Counts = Map<String, Value>;
 
 /// One task's work on one validated payload.
@@ -51,6 +53,29 @@ pub struct RunContext {
     pub attempt: i32,
     /// When the Lambda invocation ends; jobs that page through work checkpoint before it.
     pub deadline: Option<SystemTime>,
+    /// The instant the job works from (scheduling windows, sync ranges), read once per record
+    /// from the runner's [`Clock`], so a run is reproducible from it.
+    pub now: DateTime<Utc>,
+}
+
+/// Where a runner reads the time: once per record, handed to the job as [`RunContext::now`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock, as every deployed function uses.
+    #[default]
+    System,
+    /// Always this instant: tests choose theirs, so they pass at any hour.
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    /// The current instant by this clock.
+    pub fn now(self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(at) => at,
+        }
+    }
 }
 
 /// A batch that must fail as a whole.
@@ -120,6 +145,7 @@ pub struct Runner {
     queue_url: String,
     dead_letter_queue_url: String,
     deadline_margin: Duration,
+    clock: Clock,
 }
 
 /// Lease length when the invocation has no deadline (tests, local runs).
@@ -134,7 +160,15 @@ impl Runner {
             queue_url: config.queue_url.clone(),
             dead_letter_queue_url: config.dead_letter_queue_url.clone(),
             deadline_margin: config.deadline_margin,
+            clock: Clock::System,
         }
+    }
+
+    /// The same runner reading `clock` instead of the system clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The Lambda handler of a worker: runs `event`'s records with the invocation's deadline.
@@ -301,6 +335,7 @@ impl Runner {
             ws_id: ws,
             attempt: delivery.attempt,
             deadline,
+            now: self.clock.now(),
         };
         let result = AssertUnwindSafe(job.run(&ctx, payload))
             .catch_unwind()
@@ -310,7 +345,10 @@ impl Runner {
         }
 
         let outcome = match result {
-            Ok(Ok(counts)) => self.succeed(record, &delivery, run_id, counts).await,
+            Ok(Ok(counts)) => {
+                self.succeed(record, &delivery, run_id, ctx.now, counts)
+                    .await
+            }
             Ok(Err(error)) => self.fail(record, &delivery, run_id, error).await,
             Err(panic) => {
                 let error =
@@ -342,11 +380,14 @@ impl Runner {
         record: &SqsMessage,
         delivery: &Delivery,
         run_id: Uuid,
+        now: DateTime<Utc>,
         counts: Counts,
     ) -> Outcome {
         let mut result = Map::new();
         result.insert("ws_id".to_owned(), json!(delivery.ws_id));
         result.insert("success".to_owned(), json!(true));
+        // The instant the job worked from: with the payload it reproduces the run.
+        result.insert("now".to_owned(), json!(now));
         result.extend(counts);
         match ledger::succeed(&self.pool, run_id, &Value::Object(result)).await {
             Ok(RunStatus::Skipped) => Outcome::Skipped,
@@ -376,6 +417,7 @@ impl Runner {
                 original_message_id: &delivery.message_id,
                 message_group_id: delivery.message_group_id.as_deref(),
                 error: &message,
+                failed_at: self.clock.now(),
             };
             match dead_letter::send(&self.sqs, &self.dead_letter_queue_url, &letter).await {
                 Ok(()) => {

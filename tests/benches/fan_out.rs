@@ -56,7 +56,7 @@ async fn main() {
 
     let tick = Tick::parse(
         json!({ "fan_out": "calendar-sync", "scheduled_at": "2026-11-26T18:45:00Z" }),
-        chrono::Utc::now(),
+        integration_tests::test_now(),
     )
     .unwrap();
     let started = Instant::now();

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as Span, Utc};
+use chrono::{DateTime, Duration as Span, Utc};
 use integration_tests::fake_google::{FakeGoogle, timed_event};
 use integration_tests::sync_support::{connect_google, google_config};
 use shared::event_mapping::{Change, EventRow, Origin, map_event};
@@ -42,7 +42,8 @@ async fn main() {
     .unwrap();
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("bench");
-    let start = Utc::now() - Span::days(80);
+    let now = integration_tests::test_now();
+    let start = now - Span::days(80);
     for i in 0..n {
         let mut event = timed_event(
             &format!("event{i:06}_20261201T090000Z"),
@@ -73,14 +74,14 @@ async fn main() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         clear(&pool).await;
-        copy.push(raw_copy(&pool, &rows).await);
+        copy.push(raw_copy(&pool, &rows, now).await);
         clear(&pool).await;
         let started = Instant::now();
-        let first = sync(&syncer, ws).await;
+        let first = sync(&syncer, ws, now).await;
         wall.push(started.elapsed());
         assert_eq!((first.totals.inserted, first.totals.updated), (n as u64, 0));
         new.push(first.timings.database);
-        let again = sync(&syncer, ws).await;
+        let again = sync(&syncer, ws, now).await;
         assert_eq!((again.totals.inserted, again.totals.updated), (0, n as u64));
         existing.push(again.timings.database);
     }
@@ -120,9 +121,9 @@ async fn main() {
     db.drop().await;
 }
 
-async fn sync(syncer: &Syncer, ws: Uuid) -> WorkspaceReport {
+async fn sync(syncer: &Syncer, ws: Uuid, now: DateTime<Utc>) -> WorkspaceReport {
     let report = syncer
-        .sync_workspace(SyncKind::Full, ws, None, None)
+        .sync_workspace(SyncKind::Full, ws, None, None, now)
         .await
         .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
@@ -160,7 +161,7 @@ async fn clear(pool: &PgPool) {
 }
 
 /// The same rows and columns as `apply_page` writes, straight into the table.
-async fn raw_copy(pool: &PgPool, rows: &[EventRow]) -> Duration {
+async fn raw_copy(pool: &PgPool, rows: &[EventRow], now: DateTime<Utc>) -> Duration {
     let mut data = String::new();
     for r in rows {
         data.push_str(&format!(
@@ -178,7 +179,7 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow]) -> Duration {
             r.color,
             r.external_updated_at
                 .map_or("\\N".to_owned(), |t| t.to_rfc3339()),
-            Utc::now().to_rfc3339(),
+            now.to_rfc3339(),
         ));
     }
     let mut conn = pool.acquire().await.unwrap();

@@ -9,6 +9,7 @@
 
 pub use jobs_cli::fake_google;
 pub mod db_proxy;
+pub mod fault_stack;
 pub mod sqs_faults;
 pub mod sync_support;
 
@@ -24,6 +25,15 @@ use shared::payload::ScheduleTaskPayload;
 use shared::runner::{Counts, Job, RunContext};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+/// The instant the suites work from: a Monday morning, 05:00 UTC. Fixed, so a suite passes at
+/// any hour; `scripts/clock-check.sh` runs them again with the process clock shifted to prove
+/// it.
+pub fn test_now() -> DateTime<Utc> {
+    "2031-03-03T05:00:00Z"
+        .parse()
+        .expect("a valid RFC 3339 instant")
+}
 
 /// An SQS client for the local server. Refuses to run against real AWS.
 pub async fn sqs() -> aws_sdk_sqs::Client {

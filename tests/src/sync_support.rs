@@ -7,13 +7,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use shared::config::Secret;
 use shared::google::GoogleConfig;
-use shared::runner::Runner;
+use shared::runner::{Clock, Runner};
 use shared::sync::{SyncConfig, SyncJob, Syncer};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, Grant};
-use crate::{Queues, worker_config};
+use crate::{Queues, test_now, worker_config};
 
 /// Google settings pointing at `fake`.
 pub fn google_config(fake: &FakeGoogle) -> GoogleConfig {
@@ -38,13 +38,14 @@ pub fn sync_config(queues: &Queues, fake: &FakeGoogle) -> SyncConfig {
     }
 }
 
-/// A worker's runner and job on the test database.
+/// A worker's runner and job on the test database, its clock stopped at [`test_now`].
 pub fn sync_worker<P>(
     pool: &PgPool,
     sqs: &aws_sdk_sqs::Client,
     config: &SyncConfig,
 ) -> (Runner, SyncJob<P>) {
-    let runner = Runner::new(pool.clone(), sqs.clone(), &config.worker);
+    let runner = Runner::new(pool.clone(), sqs.clone(), &config.worker)
+        .with_clock(Clock::Fixed(test_now()));
     let syncer = Syncer::new(pool.clone(), sqs.clone(), config).expect("building the syncer");
     (runner, SyncJob::new(syncer))
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use integration_tests::workspace;
+use integration_tests::{test_now, workspace};
 use shared::calendar_rows::{PageCounts, apply_page};
 use shared::event_mapping::EventRow;
 use sqlx::PgPool;
@@ -58,7 +58,7 @@ async fn stored(pool: &PgPool, ws: Uuid) -> Vec<(String, String, String, bool, b
 async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
     let ws = workspace(&pool, None).await;
     let other = workspace(&pool, None).await;
-    let start = Utc::now();
+    let start = test_now();
     let rows: Vec<EventRow> = (0..5)
         .map(|i| row(ws, &format!("e{i}"), &format!("Event {i}"), start))
         .collect();
@@ -121,7 +121,7 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn deletes_wait_for_the_connection_to_allow_them(pool: PgPool) {
     let ws = workspace(&pool, None).await;
-    page(&pool, ws, &[row(ws, "keep", "Keep", Utc::now())], &[], true).await;
+    page(&pool, ws, &[row(ws, "keep", "Keep", test_now())], &[], true).await;
     let counts = page(&pool, ws, &[], &["keep"], false).await;
     assert_eq!(counts.deleted, 0);
     assert_eq!(stored(&pool, ws).await.len(), 1);
@@ -130,11 +130,11 @@ async fn deletes_wait_for_the_connection_to_allow_them(pool: PgPool) {
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
     let ws = workspace(&pool, None).await;
-    let mut secret = row(ws, "s", "c2VhbGVk", Utc::now());
+    let mut secret = row(ws, "s", "c2VhbGVk", test_now());
     secret.is_encrypted = true;
     page(&pool, ws, &[secret], &[], true).await;
 
-    let plain = row(ws, "s", "Plain title", Utc::now());
+    let plain = row(ws, "s", "Plain title", test_now());
     let counts = page(&pool, ws, &[plain], &[], true).await;
     assert_eq!(counts.updated, 1);
 
@@ -146,9 +146,9 @@ async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
     let ws = workspace(&pool, None).await;
-    let mut bad = row(ws, "bad", "x", Utc::now());
+    let mut bad = row(ws, "bad", "x", test_now());
     bad.color = "NOT-A-COLOUR"; // violates the colour foreign key
-    let good = row(ws, "good", "fine", Utc::now());
+    let good = row(ws, "good", "fine", test_now());
     let mut tx = pool.begin().await.unwrap();
     let result = apply_page(&mut tx, ws, "primary", &[good, bad], &[], true).await;
     assert!(result.is_err());

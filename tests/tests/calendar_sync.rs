@@ -14,7 +14,7 @@ use integration_tests::sync_support::{
 };
 use integration_tests::{
     Queues, attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, receive, send,
-    sqs, workspace,
+    sqs, test_now, workspace,
 };
 use jobs_cli::event_source::lambda_context;
 use serde_json::{Value, json};
@@ -139,7 +139,7 @@ async fn last_dashboard(pool: &PgPool, ws_id: Uuid) -> (String, i32, i32, i32, i
 }
 
 fn at(days: i64, hour: u32) -> DateTime<Utc> {
-    let day = Utc::now().date_naive();
+    let day = test_now().date_naive();
     let day = if days >= 0 {
         day + chrono::Days::new(days.unsigned_abs())
     } else {
@@ -327,7 +327,11 @@ async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
     fake.expire_access_tokens("di");
     let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
 
+    // Token lifetimes are real time (Google's clock and ours), not the run's `now`: the stored
+    // expiry is bounded by the instants around the refresh.
+    let before = Utc::now();
     worker.sync(ws).await;
+    let after = Utc::now();
     assert_mirrors(&pool, ws, &fake, "di", "primary").await;
     assert_eq!(fake.refresh_calls(), 1);
     let (access, expires_at): (String, Option<DateTime<Utc>>) = sqlx::query_as(
@@ -339,7 +343,11 @@ async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
     .unwrap();
     assert_ne!(access, grant.access_token, "the new access token is stored");
     let expires_at = expires_at.expect("expires_at is stored");
-    assert!(expires_at > Utc::now() + chrono::Duration::minutes(55));
+    let lifetime = chrono::Duration::seconds(3599);
+    assert!(
+        (before + lifetime - chrono::Duration::seconds(1)..=after + lifetime).contains(&expires_at),
+        "expires_at {expires_at} is not {lifetime} after the refresh ({before} .. {after})"
+    );
 
     // The stored token is used as is next time: no refresh.
     worker.sync(ws).await;
@@ -611,7 +619,7 @@ async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kep
         timed_event("accents", &accents, at(1, 11), 30),
     );
     fake.put_event("ju", "primary", timed_event("blank", "   ", at(1, 13), 30));
-    let day = Utc::now().date_naive() + chrono::Days::new(3);
+    let day = test_now().date_naive() + chrono::Days::new(3);
     fake.put_event("ju", "primary", all_day_event("holiday", "Holiday", day, 2));
     let ws = workspace(&pool, None).await;
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
@@ -859,7 +867,7 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("demo");
     seed(&fake, "demo", "primary", "d", 6);
-    jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
+    jobs_cli::demo::seed(&pool, test_now()).await.unwrap();
     let ws = jobs_cli::demo::DEMO_WS;
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let sqs = sqs().await;

@@ -186,6 +186,7 @@ async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
         original_message_id: "original-1",
         message_group_id: Some(&group),
         error: "invalid schedule-task payload: something that is fixed now",
+        failed_at: "2031-03-03T05:00:00Z".parse().unwrap(),
     };
     dead_letter::send(&sqs, &queues.dlq_url, &letter)
         .await

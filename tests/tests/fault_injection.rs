@@ -12,22 +12,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsBatchResponse;
 use integration_tests::db_proxy::DbProxy;
 use integration_tests::fake_google::{CLIENT_ID, CLIENT_SECRET, EventVersion, FakeGoogle, Fault};
+use integration_tests::fault_stack::{
+    Fleet, Line, assert_nothing_left_running, proxied_database, slow_writes, table, tally,
+};
 use integration_tests::sqs_faults::FaultyProxy;
 use integration_tests::sync_support::{assert_mirrors, connect_google, expected_rows, synced_rows};
 use integration_tests::{
-    Queues, attribute, build_function_binaries, dead_letters, fifo_queues, send, sqs, workspace,
-    workspace_root,
+    Queues, build_function_binaries, fifo_queues, send, sqs, workspace, workspace_root,
 };
 use jobs_cli::event_source::EventSource;
 use jobs_cli::fake_google::timed_event;
-use jobs_cli::runtime_api::LocalFunction;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -40,19 +40,11 @@ const VISIBILITY_SECONDS: u32 = 10;
 const WORKSPACES: usize = 6;
 const INSTANCES: usize = 2;
 const DB_PASSWORD: &str = "fault-suite-db-password-9f3a";
+const EVENTS: &str = "public.workspace_calendar_events";
 
 struct Workspace {
     id: Uuid,
     account: String,
-}
-
-/// One line of the printed table.
-struct Line {
-    fault: &'static str,
-    injected: String,
-    messages: usize,
-    outcome: String,
-    seconds: f64,
 }
 
 struct Suite {
@@ -62,11 +54,8 @@ struct Suite {
     db: DbProxy,
     sent_through: FaultyProxy,
     queues: Queues,
-    source: EventSource,
-    binary: PathBuf,
+    fleet: Fleet,
     log: PathBuf,
-    env: Vec<(String, String)>,
-    functions: Vec<LocalFunction>,
     workspaces: Vec<Workspace>,
     /// Message ids of the current fault.
     batch: Vec<String>,
@@ -87,15 +76,8 @@ impl Suite {
             .await
             .unwrap();
 
-        // The worker reaches Postgres through the proxy, with a password in its URL (the
-        // local cluster trusts local connections, so it only has to stay out of the logs).
-        let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-        let db = DbProxy::start(&upstream).await;
-        let (host, port) = db.address.rsplit_once(':').unwrap();
-        url.set_host(Some(host)).unwrap();
-        url.set_port(Some(port.parse().unwrap())).unwrap();
-        url.set_password(Some(DB_PASSWORD)).unwrap();
+        // The worker reaches Postgres through the proxy, with a password in its URL.
+        let (db, url) = proxied_database(DB_PASSWORD).await;
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
         let sent_through = FaultyProxy::start(&endpoint, 0).await;
 
@@ -122,6 +104,16 @@ impl Suite {
             ".local/logs/test/fault-injection-{}.log",
             Uuid::new_v4().simple()
         ));
+        let fleet = Fleet::start(
+            &binary,
+            "calendar-sync",
+            env,
+            &log,
+            source,
+            INSTANCES,
+            INVOCATION,
+        )
+        .await;
         let mut suite = Suite {
             pool,
             sqs,
@@ -129,32 +121,16 @@ impl Suite {
             db,
             sent_through,
             queues,
-            source,
-            binary,
+            fleet,
             log,
-            env,
-            functions: Vec::new(),
             workspaces: Vec::new(),
             batch: Vec::new(),
             round: 0,
             lines: Vec::new(),
             began: Instant::now(),
         };
-        for _ in 0..INSTANCES {
-            let function = suite.start_function().await;
-            suite.functions.push(function);
-        }
         suite.add_workspaces(WORKSPACES, 12).await;
         suite
-    }
-
-    async fn start_function(&self) -> LocalFunction {
-        let mut function =
-            LocalFunction::start(&self.binary, "calendar-sync", &self.env, &self.log)
-                .await
-                .unwrap();
-        function.ready(Duration::from_secs(30)).await.unwrap();
-        function
     }
 
     async fn add_workspaces(&mut self, count: usize, events: usize) {
@@ -236,58 +212,6 @@ impl Suite {
         }
     }
 
-    /// Polls and invokes with every instance until nothing is visible or in flight.
-    async fn drain(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(150);
-        let mut running = Vec::new();
-        for mut function in self.functions.drain(..) {
-            let source = self.source.clone();
-            running.push(tokio::spawn(async move {
-                loop {
-                    assert!(Instant::now() < deadline, "the queue did not drain in time");
-                    let Some(event) = source.poll().await.unwrap() else {
-                        if source.is_empty().await.unwrap() {
-                            return function;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    };
-                    let payload = serde_json::to_value(&event).unwrap();
-                    match function.invoke(&payload, INVOCATION).await {
-                        Ok(value) => {
-                            let response: SqsBatchResponse = serde_json::from_value(value).unwrap();
-                            source.settle(&event, &response).await.unwrap();
-                        }
-                        // The whole batch returns after the visibility timeout.
-                        Err(err) => eprintln!("invocation failed: {err:#}"),
-                    }
-                }
-            }));
-        }
-        for function in running {
-            self.functions.push(function.await.unwrap());
-        }
-    }
-
-    /// Invokes one batch with the first instance in the background.
-    async fn invoke_in_background(
-        &mut self,
-    ) -> tokio::task::JoinHandle<(LocalFunction, anyhow::Result<serde_json::Value>)> {
-        let event = self.source.poll().await.unwrap().expect("a visible batch");
-        let mut function = self.functions.remove(0);
-        let source = self.source.clone();
-        tokio::spawn(async move {
-            let result = function
-                .invoke(&serde_json::to_value(&event).unwrap(), INVOCATION)
-                .await;
-            if let Ok(value) = &result {
-                let response: SqsBatchResponse = serde_json::from_value(value.clone()).unwrap();
-                source.settle(&event, &response).await.unwrap();
-            }
-            (function, result)
-        })
-    }
-
     fn ws_ids(&self) -> Vec<Uuid> {
         self.workspaces.iter().map(|w| w.id).collect()
     }
@@ -347,77 +271,27 @@ impl Suite {
         injected: impl FnOnce(&Suite) -> String,
         expect_dead: usize,
     ) {
-        self.drain().await;
+        self.fleet.drain().await;
         let injected = injected(self);
         for ws in &self.workspaces {
             assert_mirrors(&self.pool, ws.id, &self.fake, &ws.account, "primary").await;
         }
         self.assert_no_token_ahead().await;
-
-        let running: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs.runs WHERE ws_id = ANY($1) AND status = 'running'",
+        assert_nothing_left_running(&self.pool, &self.ws_ids(), fault).await;
+        let tally = tally(
+            &self.pool,
+            &self.sqs,
+            &self.queues.dlq_url,
+            &self.batch,
+            fault,
         )
-        .bind(self.ws_ids())
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        assert_eq!(running, 0, "{fault}: runs left running after the drain");
-        let held: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs.leases WHERE ws_id = ANY($1) AND expires_at > now()",
-        )
-        .bind(self.ws_ids())
-        .fetch_one(&self.pool)
-        .await
-        .unwrap();
-        assert_eq!(held, 0, "{fault}: leases still held after the drain");
-
-        // Every message: its last run succeeded (or found it done), or it is in the DLQ with
-        // its error.
-        let letters = dead_letters(&self.sqs, &self.queues.dlq_url).await;
-        let dead: HashMap<String, String> = letters
-            .iter()
-            .filter_map(|l| {
-                let original = attribute(l, "original_message_id")
-                    .or_else(|| l.message_id().map(str::to_owned))?;
-                Some((original, attribute(l, "error").unwrap_or_default()))
-            })
-            .collect();
-        let (mut succeeded, mut skipped, mut in_dlq, mut retried) = (0, 0, 0, 0);
-        for message in &self.batch {
-            let runs: Vec<(String, Option<String>)> = sqlx::query_as(
-                "SELECT status, error FROM jobs.runs WHERE message_id = $1 ORDER BY started_at, finished_at",
-            )
-            .bind(message)
-            .fetch_all(&self.pool)
-            .await
-            .unwrap();
-            retried += runs.iter().filter(|r| r.0 == "failed").count();
-            match runs.last().map(|r| r.0.as_str()) {
-                Some("succeeded") => succeeded += 1,
-                Some("skipped") => skipped += 1,
-                _ => {
-                    let error = dead
-                        .get(message)
-                        .unwrap_or_else(|| panic!("{fault}: message {message} neither succeeded nor is in the DLQ ({runs:?})"));
-                    let error = Some(error.as_str())
-                        .filter(|e| !e.is_empty())
-                        .or_else(|| runs.last().and_then(|r| r.1.as_deref()));
-                    assert!(
-                        error.is_some_and(|e| !e.is_empty()),
-                        "{fault}: dead letter {message} has no error"
-                    );
-                    in_dlq += 1;
-                }
-            }
-        }
-        assert_eq!(in_dlq, expect_dead, "{fault}: messages in the DLQ");
+        .await;
+        assert_eq!(tally.in_dlq, expect_dead, "{fault}: messages in the DLQ");
         self.lines.push(Line {
             fault,
             injected,
             messages: self.batch.len(),
-            outcome: format!(
-                "{succeeded} succeeded, {skipped} already done, {in_dlq} in DLQ; {retried} failed attempts; Postgres = Google"
-            ),
+            outcome: format!("{tally}; Postgres = Google"),
             seconds: self.began.elapsed().as_secs_f64(),
         });
         eprintln!(
@@ -445,27 +319,6 @@ impl Suite {
             0,
         )
         .await;
-    }
-
-    /// Slows every row written for `ws_id` inside Postgres, so a transaction is open long
-    /// enough to be cut. Returns the statement that removes it.
-    async fn slow_writes(&self, ws_id: Uuid) -> String {
-        let name = format!("fault_suite_slow_{}", ws_id.simple());
-        sqlx::query(
-            "CREATE OR REPLACE FUNCTION public.fault_suite_slow_write() RETURNS trigger
-             LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$",
-        )
-        .execute(&self.pool)
-        .await
-        .unwrap();
-        sqlx::query(&format!(
-            "CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON public.workspace_calendar_events
-             FOR EACH ROW WHEN (NEW.ws_id = '{ws_id}') EXECUTE FUNCTION public.fault_suite_slow_write()"
-        ))
-        .execute(&self.pool)
-        .await
-        .unwrap();
-        format!("DROP TRIGGER {name} ON public.workspace_calendar_events")
     }
 
     /// Adds `count` events to the calendar of workspace `index`, so its next sync writes them.
@@ -547,16 +400,15 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
 
     // A transaction cut while it writes: the page rolls back, no token moves, the retry
     // converges.
-    let undo = suite.slow_writes(suite.workspaces[0].id).await;
+    let undo = slow_writes(&suite.pool, EVENTS, suite.workspaces[0].id).await;
     suite.add_events(0, 30);
     suite.enqueue(0..1).await;
-    let invocation = suite.invoke_in_background().await;
+    let invocation = suite.fleet.invoke_in_background().await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let cut = suite.db.connections_cut();
     let open = suite.db.cut_all();
     assert!(open > 0, "no database connection was open to cut");
-    let (function, result) = invocation.await.unwrap();
-    suite.functions.insert(0, function);
+    let result = suite.fleet.finish(invocation).await;
     eprintln!(
         "invocation with a cut connection: {:?}",
         result.map(|r| r.to_string())
@@ -576,13 +428,10 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
     suite.change_calendars(all.clone());
     suite.db.set_down(true);
     suite.enqueue(all.clone()).await;
-    let drained = {
-        let invocation = suite.invoke_in_background().await;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        suite.db.set_down(false);
-        invocation.await.unwrap()
-    };
-    suite.functions.insert(0, drained.0);
+    let invocation = suite.fleet.invoke_in_background().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    suite.db.set_down(false);
+    let _ = suite.fleet.finish(invocation).await;
     suite
         .settle(
             "database unavailable for 3 s",
@@ -598,26 +447,16 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
 
     // The worker killed mid-batch: the batch comes back after the visibility timeout, what was
     // done is found done, the lease of the killed run does not block its redelivery.
-    let undo = suite.slow_writes(suite.workspaces[1].id).await;
+    let undo = slow_writes(&suite.pool, EVENTS, suite.workspaces[1].id).await;
     suite.add_events(1, 30);
     suite.change_calendars(2..WORKSPACES);
     suite.enqueue(1..WORKSPACES).await;
-    let pid = suite.functions[0].pid().unwrap();
-    let invocation = suite.invoke_in_background().await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let (_, result) = invocation.await.unwrap();
-    assert!(
-        result.is_err(),
-        "the killed invocation cannot have answered"
-    );
+    let invocation = suite.fleet.invoke_in_background().await;
+    suite
+        .fleet
+        .kill_first(invocation, Duration::from_millis(700))
+        .await;
     suite.assert_no_token_ahead().await;
-    let restarted = suite.start_function().await;
-    suite.functions.insert(0, restarted);
     sqlx::query(&undo).execute(&suite.pool).await.unwrap();
     suite
         .settle(
@@ -646,7 +485,7 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
             .await,
         );
     }
-    suite.drain().await;
+    suite.fleet.drain().await;
     let calls = suite.fake.list_calls();
     // One round at a time: SQS drops a resend whose id is still in the queue.
     for _ in 0..3 {
@@ -655,7 +494,7 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
                 .batch
                 .push(send(&suite.sqs, &suite.queues.queue_url, group, dedup, body).await);
         }
-        suite.drain().await;
+        suite.fleet.drain().await;
     }
     suite
         .settle(
@@ -707,9 +546,7 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
         )
         .await;
 
-    for function in suite.functions.drain(..) {
-        function.stop().await.unwrap();
-    }
+    suite.fleet.stop().await;
 
     // Nothing secret in any log line or message.
     let log = std::fs::read_to_string(&suite.log).unwrap();
@@ -734,26 +571,7 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
         "tokens were refreshed and checked"
     );
 
-    let rows: Vec<Vec<String>> = suite
-        .lines
-        .iter()
-        .map(|l| {
-            vec![
-                l.fault.to_owned(),
-                l.injected.clone(),
-                l.messages.to_string(),
-                l.outcome.clone(),
-                format!("{:.1}", l.seconds),
-            ]
-        })
-        .collect();
-    eprintln!(
-        "\n{}",
-        jobs_cli::ops::table(
-            &["fault", "injected", "messages", "outcome", "seconds"],
-            &rows
-        )
-    );
+    eprintln!("\n{}", table(&suite.lines));
 }
 
 /// Now in whole minutes, as calendar events are.

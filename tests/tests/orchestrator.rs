@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName as Attr;
 use integration_tests::sqs_faults::FaultyProxy;
 use integration_tests::{
     calendar_token, drain_queue, fifo_queues, habit, make_personal, sqs, system_attribute,
-    workspace,
+    test_now, workspace,
 };
 use orchestrator::{FanOutOptions, State, Tick, fan_out, run_tick};
 use serde_json::json;
@@ -171,7 +171,7 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
     assert_eq!(statuses, ["succeeded", "skipped"]);
 
     // Bypassing the ledger (a retry racing the first run): SQS drops the repeated ids.
-    let parsed = Tick::parse(tick("calendar-full-sync"), chrono::Utc::now()).unwrap();
+    let parsed = Tick::parse(tick("calendar-full-sync"), test_now()).unwrap();
     let url = state.queues.get(TaskName::CalendarFullSync).unwrap();
     let repeat = fan_out::fan_out(&pool, &state.sqs, url, &parsed, state.options)
         .await

@@ -4,7 +4,7 @@
 
 use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindowMode};
 use aws_sdk_sqs::types::{MessageSystemAttributeName as Attr, QueueAttributeName};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use integration_tests::{drain_queue, fifo_queues, sqs, system_attribute};
 use serde_json::json;
 use shared::payload::{CalendarSyncPayload, ScheduleTaskPayload, UnifiedSchedulePayload};
@@ -212,14 +212,15 @@ async fn enqueue_at_refuses_the_past_and_a_missing_role() {
         calendar_id: None,
     };
     let (with_role, _, _) = producer(Some(ROLE)).await;
-    let past = Utc::now() - Duration::minutes(1);
+    // Fixed instants on either side of any clock the suite runs under.
+    let past = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
     assert!(matches!(
         with_role.enqueue_at(&payload, past).await.unwrap_err(),
         ProducerError::NotInFuture(_)
     ));
     let (without_role, _, _) = producer(None).await;
     let err = without_role
-        .enqueue_at(&payload, Utc::now() + Duration::hours(1))
+        .enqueue_at(&payload, Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap())
         .await
         .unwrap_err();
     assert_eq!(err, ProducerError::NoSchedulerRole);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use integration_tests::{
-    Queues, attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs,
+    Queues, attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs, test_now,
     worker_config, workspace,
 };
 use jobs_cli::event_source::{EventSource, lambda_context};
@@ -16,7 +16,7 @@ use lambda_runtime::LambdaEvent;
 use schedule_task::{ScheduleTask, State, store};
 use serde_json::json;
 use shared::error::ErrorKind;
-use shared::runner::Runner;
+use shared::runner::{Clock, Runner};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -75,10 +75,12 @@ fn inside_weekday_hours(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> boo
             .any(|(b0, b1)| s.time() >= *b0 && e.time() <= *b1)
 }
 
-/// The function's state as `main` builds it, but on the test's database and queues.
-fn state(pool: &PgPool, sqs: &aws_sdk_sqs::Client, queues: &Queues) -> State {
+/// The function's state as `main` builds it, but on the test's database and queues, with its
+/// clock stopped at `now`.
+fn state(pool: &PgPool, sqs: &aws_sdk_sqs::Client, queues: &Queues, now: DateTime<Utc>) -> State {
     State {
-        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(queues)),
+        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(queues))
+            .with_clock(Clock::Fixed(now)),
         job: ScheduleTask::new(pool.clone()),
     }
 }
@@ -320,8 +322,8 @@ async fn unknown_workspaces_and_bad_settings_are_permanent_failures(pool: PgPool
 async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
-    let state = state(&pool, &sqs, &queues);
-    let now = Utc::now();
+    let now = test_now();
+    let state = state(&pool, &sqs, &queues, now);
     let ws = workspace(&pool, Some("Asia/Ho_Chi_Minh")).await;
     let far = event(
         &pool,
@@ -474,8 +476,8 @@ impl TruncMicros for DateTime<Utc> {
 async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
-    let state = state(&pool, &sqs, &queues);
-    jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
+    let state = state(&pool, &sqs, &queues, test_now());
+    jobs_cli::demo::seed(&pool, test_now()).await.unwrap();
     let before = rows(&pool, jobs_cli::demo::DEMO_WS).await;
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(include_str!("../../events/schedule-task.json")).unwrap();

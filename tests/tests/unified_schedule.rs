@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use integration_tests::{
-    attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, send, sqs, worker_config,
-    workspace,
+    attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, send, sqs, test_now,
+    worker_config, workspace,
 };
 use jobs_cli::event_source::{EventSource, lambda_context};
 use serde_json::json;
 use shared::encryption::MasterKey;
-use shared::runner::{Runner, deadline_from_epoch_millis};
+use shared::runner::{Clock, Runner, deadline_from_epoch_millis};
 use sqlx::PgPool;
 use unified_schedule::UnifiedSchedule;
 use unified_schedule::store::{self, Applied};
@@ -26,7 +26,7 @@ fn t(s: &str) -> DateTime<Utc> {
 
 /// A Monday morning, fixed so two runs see the same inputs.
 fn now() -> DateTime<Utc> {
-    t("2031-03-03T05:00:00Z")
+    test_now()
 }
 
 async fn habit(pool: &PgPool, ws: Uuid, name: &str, minutes: i32, ideal: Option<&str>) -> Uuid {
@@ -348,7 +348,8 @@ async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
 async fn the_worker_runs_messages_and_dead_letters_an_auto_timezone(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
-    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues));
+    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))
+        .with_clock(Clock::Fixed(now()));
     let job = UnifiedSchedule::new(pool.clone(), None).unwrap();
     let good = workspace(&pool, Some("Asia/Tokyo")).await;
     habit(&pool, good, "Tea", 15, Some("15:00")).await;
@@ -404,11 +405,12 @@ async fn the_worker_runs_messages_and_dead_letters_an_auto_timezone(pool: PgPool
 async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
-    jobs_cli::demo::seed(&pool, Utc::now()).await.unwrap();
+    jobs_cli::demo::seed(&pool, now()).await.unwrap();
     let ws = jobs_cli::demo::DEMO_WS;
     habit(&pool, ws, "Plan the day", 15, Some("08:45")).await;
     let state = unified_schedule::State {
-        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues)),
+        runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))
+            .with_clock(Clock::Fixed(now())),
         job: UnifiedSchedule::new(pool.clone(), None).unwrap(),
     };
     let event: aws_lambda_events::event::sqs::SqsEvent =
@@ -438,7 +440,8 @@ async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
 async fn the_schedule_lease_keeps_it_away_from_a_running_schedule_task(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
-    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues));
+    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))
+        .with_clock(Clock::Fixed(now()));
     let job = UnifiedSchedule::new(pool.clone(), None).unwrap();
     let ws = workspace(&pool, Some("UTC")).await;
     habit(&pool, ws, "Tea", 15, Some("15:00")).await;

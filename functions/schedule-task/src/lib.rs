@@ -7,7 +7,6 @@ pub mod pack;
 pub mod store;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
@@ -51,10 +50,10 @@ impl Job for ScheduleTask {
 
     async fn run(
         &self,
-        _ctx: &RunContext,
+        ctx: &RunContext,
         payload: ScheduleTaskPayload,
     ) -> Result<Counts, JobError> {
-        let summary = store::reschedule(&self.pool, payload.ws_id, Utc::now()).await?;
+        let summary = store::reschedule(&self.pool, payload.ws_id, ctx.now).await?;
         match serde_json::to_value(summary) {
             Ok(serde_json::Value::Object(counts)) => Ok(counts),
             _ => Ok(Counts::new()),

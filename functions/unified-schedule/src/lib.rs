@@ -8,7 +8,6 @@ pub mod engine;
 pub mod store;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
@@ -76,7 +75,7 @@ impl Job for UnifiedSchedule {
             ctx.ws_id,
             payload.user_id,
             window,
-            Utc::now(),
+            ctx.now,
         )
         .await?;
         match serde_json::to_value(applied) {

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -127,6 +127,7 @@ impl Syncer {
         ws_id: Uuid,
         calendar: Option<&str>,
         deadline: Option<SystemTime>,
+        now: DateTime<Utc>,
     ) -> Result<WorkspaceReport, JobError> {
         let started = Instant::now();
         let pool = &self.pool;
@@ -162,7 +163,6 @@ impl Syncer {
             connections: plan.iter().map(|(_, c)| c.len()).sum(),
             ..WorkspaceReport::default()
         };
-        let now = Utc::now();
         // The web app's dashboard needs a user; cron runs are attributed to the creator.
         let actor = creator.or_else(|| plan.first().map(|(token, _)| token.user_id));
         let dashboard_id = match actor {
@@ -380,7 +380,7 @@ impl<P: SyncPayload> Job for SyncJob<P> {
     async fn run(&self, ctx: &RunContext, payload: P) -> Result<Counts, JobError> {
         let report = self
             .syncer
-            .sync_workspace(P::KIND, ctx.ws_id, payload.calendar(), ctx.deadline)
+            .sync_workspace(P::KIND, ctx.ws_id, payload.calendar(), ctx.deadline, ctx.now)
             .await?;
         if report.all_failed() {
             let permanent = report
