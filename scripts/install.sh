@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, only where it is missing.
-# Debian packages (PostgreSQL), PyPI packages (moto's server, cfn-lint, the SAM CLI, cargo-lambda)
+# Debian packages (PostgreSQL, faketime), PyPI packages (moto's server, cfn-lint, the SAM CLI, cargo-lambda)
 # and the Rust arm64 target through rustup; nothing else is downloaded.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -20,6 +20,13 @@ if ! pg_bin_dir >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   # Only our own throwaway cluster is used; keep the packaged one from starting.
   as_root service postgresql stop >/dev/null 2>&1 || true
+fi
+
+# libfaketime: the clock check shifts the process clock of the suites and the stack with it.
+if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+  log "installing faketime (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
 
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }

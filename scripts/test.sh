@@ -2,7 +2,8 @@
 # Runs every check and test (the README's test command; .ci/run runs exactly this).
 # Installs what is missing, starts the local stack (Postgres + moto) if it is not up, then:
 # formatting, clippy, cfn-lint, the template/workspace agreement check, `sam validate --lint`,
-# an arm64 release build of every function with cargo-lambda, and `cargo test`.
+# an arm64 release build of every function with cargo-lambda, `cargo test --no-fail-fast`, and
+# the clock check (scripts/clock-check.sh: the time-sensitive suites at shifted clocks).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -32,9 +33,15 @@ for dir in "${functions[@]}"; do
   python3 -c 'import sys; h = open(sys.argv[1], "rb").read(20); sys.exit(h[:4] != b"\x7fELF" or int.from_bytes(h[18:20], "little") != 183)' "$bootstrap" \
     || die "$bootstrap is missing or not an arm64 binary"
 done
-log "cargo test"
+log "cargo test --no-fail-fast"
 results="$STATE_DIR/cargo-test.log"
-cargo test --workspace --all-targets 2>&1 | tee "$results"
+status=0
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$results" || status=1
 # One closing line for the whole run: the sum of every test binary's result line.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$results"
+# The time-sensitive suites again, at shifted process clocks (runs even when a test failed
+# above, so one run shows every failure).
+log "clock check: the time-sensitive suites at shifted clocks"
+bash scripts/clock-check.sh || status=1
+exit "$status"
