@@ -109,16 +109,19 @@ impl Fleet {
         let pid = function.pid().unwrap();
         let source = self.source.clone();
         let invocation = self.invocation;
-        Background(tokio::spawn(async move {
-            let result = function
-                .invoke(&serde_json::to_value(&event).unwrap(), invocation)
-                .await;
-            if let Ok(value) = &result {
-                let response: SqsBatchResponse = serde_json::from_value(value.clone()).unwrap();
-                source.settle(&event, &response).await.unwrap();
-            }
-            (function, result)
-        }), pid)
+        Background(
+            tokio::spawn(async move {
+                let result = function
+                    .invoke(&serde_json::to_value(&event).unwrap(), invocation)
+                    .await;
+                if let Ok(value) = &result {
+                    let response: SqsBatchResponse = serde_json::from_value(value.clone()).unwrap();
+                    source.settle(&event, &response).await.unwrap();
+                }
+                (function, result)
+            }),
+            pid,
+        )
     }
 
     /// Waits for `background` and puts its instance back first in line.
@@ -139,7 +142,10 @@ impl Fleet {
             .unwrap();
         assert!(killed.success());
         let (_, result) = background.0.await.unwrap();
-        assert!(result.is_err(), "the killed invocation cannot have answered");
+        assert!(
+            result.is_err(),
+            "the killed invocation cannot have answered"
+        );
         let restarted = self.start_function().await;
         self.functions.insert(0, restarted);
     }
@@ -267,7 +273,9 @@ pub async fn tally(
             Some("skipped") => tally.skipped += 1,
             _ => {
                 let error = dead.get(message).unwrap_or_else(|| {
-                    panic!("{fault}: message {message} neither succeeded nor is in the DLQ ({runs:?})")
+                    panic!(
+                        "{fault}: message {message} neither succeeded nor is in the DLQ ({runs:?})"
+                    )
                 });
                 let error = Some(error.as_str())
                     .filter(|e| !e.is_empty())

@@ -44,8 +44,8 @@ pub fn sync_worker<P>(
     sqs: &aws_sdk_sqs::Client,
     config: &SyncConfig,
 ) -> (Runner, SyncJob<P>) {
-    let runner = Runner::new(pool.clone(), sqs.clone(), &config.worker)
-        .with_clock(Clock::Fixed(test_now()));
+    let runner =
+        Runner::new(pool.clone(), sqs.clone(), &config.worker).with_clock(Clock::Fixed(test_now()));
     let syncer = Syncer::new(pool.clone(), sqs.clone(), config).expect("building the syncer");
     (runner, SyncJob::new(syncer))
 }

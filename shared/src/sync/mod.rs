@@ -380,7 +380,13 @@ impl<P: SyncPayload> Job for SyncJob<P> {
     async fn run(&self, ctx: &RunContext, payload: P) -> Result<Counts, JobError> {
         let report = self
             .syncer
-            .sync_workspace(P::KIND, ctx.ws_id, payload.calendar(), ctx.deadline, ctx.now)
+            .sync_workspace(
+                P::KIND,
+                ctx.ws_id,
+                payload.calendar(),
+                ctx.deadline,
+                ctx.now,
+            )
             .await?;
         if report.all_failed() {
             let permanent = report
