@@ -8,7 +8,9 @@
 //!   or expired access token;
 //! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, or
 //!   `invalid_grant` for a revoked grant;
-//! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers.
+//! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers;
+//! - any event a test puts, including ones that end at or before they start
+//!   ([`events_ending_at_or_before_their_start`]).
 //!
 //! Each account has its own calendars; tests change them between syncs and read the truth
 //! back with [`FakeGoogle::events`]. The local runner (`jobs local`) serves its demo calendars
@@ -162,8 +164,10 @@ impl FakeGoogle {
         inner.seq += 1;
         let seq = inner.seq;
         let id = event["id"].as_str().expect("an event id").to_owned();
-        let start = instant(&event["start"]).expect("a readable start");
-        let end = instant(&event["end"]).expect("a readable end");
+        // An event with times even Google could not read is served in every window, so tests
+        // can check what the sync makes of it.
+        let start = instant(&event["start"]).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let end = instant(&event["end"]).unwrap_or(DateTime::<Utc>::MAX_UTC);
         event["status"] = json!("confirmed");
         event["kind"] = json!("calendar#event");
         event["updated"] = json!(format!(
@@ -522,12 +526,35 @@ pub fn timed_event(id: &str, summary: &str, start: DateTime<Utc>, minutes: i64) 
     })
 }
 
-/// An all-day event resource over `days` days from `date`.
-pub fn all_day_event(id: &str, summary: &str, date: NaiveDate, days: u64) -> Value {
+/// An all-day event resource over `days` days from `date`. Zero or fewer days give an event
+/// whose end date is not after its start, as some clients and imports produce.
+pub fn all_day_event(id: &str, summary: &str, date: NaiveDate, days: i64) -> Value {
     json!({
         "id": id,
         "summary": summary,
         "start": { "date": date.to_string() },
-        "end": { "date": (date + chrono::Days::new(days)).to_string() },
+        "end": { "date": (date + chrono::Duration::days(days)).to_string() },
     })
+}
+
+/// Events that end at or before they start, which Google serves as they were written: all-day
+/// with the end date equal to and before the start date (on `day`), timed with the end equal
+/// to and before the start (at `at`). Ids are `prefix` plus `-all-day-same`, `-all-day-before`,
+/// `-timed-same`, `-timed-before`.
+pub fn events_ending_at_or_before_their_start(
+    prefix: &str,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+) -> [Value; 4] {
+    [
+        all_day_event(&format!("{prefix}-all-day-same"), "Same-day", day, 0),
+        all_day_event(
+            &format!("{prefix}-all-day-before"),
+            "Backwards day",
+            day,
+            -2,
+        ),
+        timed_event(&format!("{prefix}-timed-same"), "Reminder", at, 0),
+        timed_event(&format!("{prefix}-timed-before"), "Backwards", at, -30),
+    ]
 }

@@ -428,7 +428,16 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
             let id = format!("demo{n}e{i:04}");
             let event = if i % 25 == 0 {
                 let date = (now + chrono::Duration::days((i % 60) as i64 - 20)).date_naive();
-                all_day_event(&id, &format!("Offsite {i}"), date, 1)
+                // Every other one ends on its start date, as some imports write them.
+                all_day_event(&id, &format!("Offsite {i}"), date, ((i / 25) % 2) as i64)
+            } else if i % 25 == 12 {
+                // A reminder-style event that ends when it starts.
+                timed_event(
+                    &id,
+                    &format!("Reminder {i}"),
+                    now + chrono::Duration::hours(i as i64),
+                    0,
+                )
             } else {
                 let start = now - chrono::Duration::days(30)
                     + chrono::Duration::hours(((i * 7) % (24 * 80)) as i64);

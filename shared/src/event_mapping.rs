@@ -4,17 +4,30 @@
 //! colour names, all-day dates at UTC midnight (as the web app stores them), `locked = true`
 //! (synced events are obstacles for the scheduler), and text clamped to the database's limits
 //! (by characters and UTF-8 bytes; for encrypted text, so the ciphertext fits).
+//!
+//! An event Google shows is never dropped for its times alone: an all-day event whose end date
+//! is not after its start is stored as that one day, a timed event that ends at or before its
+//! start as [`MIN_TIMED_DURATION`] from its start. Only times that cannot be read at all make
+//! an event unreadable; it is then skipped, counted and named by [`MappingError::reason`].
 
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::encryption::{EncryptionError, WorkspaceKey};
+
+/// The length a timed event that ends at or before its start is stored with: one minute, the
+/// smallest step the web app's calendar shows and edits. The schema itself allows zero, but a
+/// zero-length row is invisible in the calendar and the original jobs' writer dropped it.
+pub const MIN_TIMED_DURATION: TimeDelta = TimeDelta::minutes(1);
 
 /// The fields of a Google `Event` resource the sync reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GoogleEvent {
+    /// Empty when missing, so the event is named as having no id rather than unreadable.
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub status: Option<String>,
@@ -30,8 +43,20 @@ pub struct GoogleEvent {
     pub start: Option<EventTime>,
     #[serde(default)]
     pub end: Option<EventTime>,
-    #[serde(default)]
+    /// Metadata only: an unreadable value is treated as absent rather than losing the event.
+    #[serde(default, deserialize_with = "lenient_instant")]
     pub updated: Option<DateTime<Utc>>,
+}
+
+fn lenient_instant<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc)))
 }
 
 /// `start` / `end`: `dateTime` for timed events, `date` for all-day ones.
@@ -42,6 +67,9 @@ pub struct EventTime {
     pub date_time: Option<String>,
     #[serde(default)]
     pub date: Option<String>,
+    /// The IANA zone of a `dateTime` written without an offset (Google's API allows that).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// Where the events come from: the workspace and the connection.
@@ -89,10 +117,20 @@ pub enum MappingError {
     NoId,
     #[error("event {id}: field `{field}` is missing or unreadable")]
     BadTime { id: String, field: &'static str },
-    #[error("event {id}: ends at or before it starts")]
-    EmptyInterval { id: String },
     #[error("event {id}: {source}")]
     Encryption { id: String, source: EncryptionError },
+}
+
+impl MappingError {
+    /// Why the event was skipped, in a few words: the key its count is reported under.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            MappingError::NoId => "no id",
+            MappingError::BadTime { field: "start", .. } => "start missing or unreadable",
+            MappingError::BadTime { .. } => "end missing or unreadable",
+            MappingError::Encryption { .. } => "could not be encrypted",
+        }
+    }
 }
 
 /// Limits of the database's checks: (characters, UTF-8 bytes).
@@ -116,17 +154,27 @@ pub fn map_event(
         return Ok(Change::Delete(event.id.clone()));
     }
     let id = &event.id;
-    let start_at = instant(event.start.as_ref()).ok_or_else(|| MappingError::BadTime {
+    let bad = |field| MappingError::BadTime {
         id: id.clone(),
-        field: "start",
-    })?;
-    let end_at = instant(event.end.as_ref()).ok_or_else(|| MappingError::BadTime {
-        id: id.clone(),
-        field: "end",
-    })?;
-    if end_at <= start_at {
-        return Err(MappingError::EmptyInterval { id: id.clone() });
-    }
+        field,
+    };
+    let start = When::read(event.start.as_ref()).ok_or_else(|| bad("start"))?;
+    let end = When::read(event.end.as_ref()).ok_or_else(|| bad("end"))?;
+    let start_at = start.instant().ok_or_else(|| bad("start"))?;
+    let end_at = end.instant().ok_or_else(|| bad("end"))?;
+    let end_at = if end_at > start_at {
+        end_at
+    } else {
+        // Google shows such an event at its start: keep it there, as one day when it is an
+        // all-day event, else as the shortest event the calendar shows.
+        let length = match start {
+            When::AllDay(_) => TimeDelta::days(1),
+            When::Timed(_) => MIN_TIMED_DURATION,
+        };
+        start_at
+            .checked_add_signed(length)
+            .ok_or_else(|| bad("end"))?
+    };
     let title = event
         .summary
         .as_deref()
@@ -182,17 +230,38 @@ pub fn color(color_id: Option<&str>) -> &'static str {
     }
 }
 
-/// A timed event's instant, or an all-day date at UTC midnight (Google's exclusive end date
-/// is kept as it is).
-fn instant(time: Option<&EventTime>) -> Option<DateTime<Utc>> {
-    let time = time?;
-    if let Some(date_time) = time.date_time.as_deref().filter(|s| !s.is_empty()) {
-        return DateTime::parse_from_rfc3339(date_time)
+/// An event's `start` or `end`, read.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Timed(DateTime<Utc>),
+    /// Google's end date is exclusive; it is kept as it is.
+    AllDay(NaiveDate),
+}
+
+impl When {
+    /// `dateTime` with its offset, or without one in its `timeZone`; else `date`.
+    fn read(time: Option<&EventTime>) -> Option<When> {
+        let time = time?;
+        if let Some(date_time) = time.date_time.as_deref().filter(|s| !s.is_empty()) {
+            if let Ok(t) = DateTime::parse_from_rfc3339(date_time) {
+                return Some(When::Timed(t.with_timezone(&Utc)));
+            }
+            let local = NaiveDateTime::parse_from_str(date_time, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+            let zone: Tz = time.time_zone.as_deref()?.parse().ok()?;
+            return Some(When::Timed(crate::time::local_to_utc(zone, local)));
+        }
+        NaiveDate::parse_from_str(time.date.as_deref()?, "%Y-%m-%d")
             .ok()
-            .map(|t| t.with_timezone(&Utc));
+            .map(When::AllDay)
     }
-    let date = NaiveDate::parse_from_str(time.date.as_deref()?, "%Y-%m-%d").ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+
+    /// The instant stored: all-day dates at UTC midnight, as the web app stores them.
+    fn instant(self) -> Option<DateTime<Utc>> {
+        match self {
+            When::Timed(t) => Some(t),
+            When::AllDay(date) => Some(date.and_hms_opt(0, 0, 0)?.and_utc()),
+        }
+    }
 }
 
 /// The longest prefix of `value` with at most `max_chars` characters and `max_bytes` bytes.
@@ -280,6 +349,63 @@ mod tests {
         assert_eq!(mapped.end_at.to_rfc3339(), "2026-12-26T00:00:00+00:00");
     }
 
+    /// `(start, end)` of the row an event with these times becomes.
+    fn times(start: serde_json::Value, end: serde_json::Value) -> (String, String) {
+        let mapped = row(map_event(
+            &event(json!({ "id": "t", "start": start, "end": end })),
+            &origin(),
+            None,
+        )
+        .unwrap());
+        (mapped.start_at.to_rfc3339(), mapped.end_at.to_rfc3339())
+    }
+
+    #[test]
+    fn all_day_events_that_do_not_end_after_they_start_are_one_day() {
+        let day = (
+            "2026-12-24T00:00:00+00:00".to_owned(),
+            "2026-12-25T00:00:00+00:00".to_owned(),
+        );
+        let same = times(
+            json!({ "date": "2026-12-24" }),
+            json!({ "date": "2026-12-24" }),
+        );
+        assert_eq!(same, day, "end date equal to the start date");
+        let before = times(
+            json!({ "date": "2026-12-24" }),
+            json!({ "date": "2026-12-20" }),
+        );
+        assert_eq!(before, day, "end date before the start date");
+    }
+
+    #[test]
+    fn timed_events_that_do_not_end_after_they_start_last_a_minute() {
+        let minute = (
+            "2026-12-01T09:00:00+00:00".to_owned(),
+            "2026-12-01T09:01:00+00:00".to_owned(),
+        );
+        let at = json!({ "dateTime": "2026-12-01T10:00:00+01:00" });
+        assert_eq!(times(at.clone(), at.clone()), minute, "end equal to start");
+        let earlier = json!({ "dateTime": "2026-12-01T08:00:00Z" });
+        assert_eq!(times(at, earlier), minute, "end before start");
+    }
+
+    #[test]
+    fn floating_times_are_read_in_their_zone_and_a_bad_updated_is_ignored() {
+        let mapped = row(map_event(
+            &event(json!({ "id": "z", "updated": "yesterday",
+                "start": { "dateTime": "2027-03-28T02:30:00", "timeZone": "Europe/Berlin" },
+                "end": { "dateTime": "2027-03-28T04:00:00", "timeZone": "Europe/Berlin" } })),
+            &origin(),
+            None,
+        )
+        .unwrap());
+        // 02:30 does not exist that night in Berlin: it moves forward by the gap.
+        assert_eq!(mapped.start_at.to_rfc3339(), "2027-03-28T01:30:00+00:00");
+        assert_eq!(mapped.end_at.to_rfc3339(), "2027-03-28T02:00:00+00:00");
+        assert_eq!(mapped.external_updated_at, None);
+    }
+
     #[test]
     fn cancelled_events_are_deletes_even_without_times() {
         assert_eq!(
@@ -306,14 +432,7 @@ mod tests {
                 field: "end"
             })
         );
-        let zero = map_event(
-            &event(json!({ "id": "z",
-                "start": { "dateTime": "2026-12-01T10:00:00Z" },
-                "end": { "dateTime": "2026-12-01T10:00:00Z" } })),
-            &origin(),
-            None,
-        );
-        assert!(matches!(zero, Err(MappingError::EmptyInterval { .. })));
+        assert_eq!(no_end.unwrap_err().reason(), "end missing or unreadable");
         let bad = map_event(
             &event(json!({ "id": "b",
                 "start": { "dateTime": "tomorrow" }, "end": { "date": "2026-13-40" } })),
@@ -324,6 +443,18 @@ mod tests {
             bad,
             Err(MappingError::BadTime { field: "start", .. })
         ));
+        // Without an offset a time is only readable with its zone.
+        let floating = map_event(
+            &event(json!({ "id": "f",
+                "start": { "dateTime": "2026-12-01T10:00:00" },
+                "end": { "dateTime": "2026-12-01T11:00:00" } })),
+            &origin(),
+            None,
+        );
+        assert_eq!(
+            floating.unwrap_err().reason(),
+            "start missing or unreadable"
+        );
         assert_eq!(
             map_event(&event(json!({ "id": "" })), &origin(), None),
             Err(MappingError::NoId)

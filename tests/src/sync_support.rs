@@ -116,7 +116,8 @@ pub async fn synced_rows(pool: &PgPool, ws_id: Uuid, calendar: &str) -> Vec<Sync
 }
 
 /// What the sync should have stored for the live events of a fake calendar: titles as given
-/// (or "Untitled Event"), all-day dates at UTC midnight, Tuturuuu's colour names.
+/// (or "Untitled Event"), all-day dates at UTC midnight, Tuturuuu's colour names, and events
+/// that end at or before their start kept as one day (all-day) or one minute (timed).
 pub fn expected_rows(events: &[Value]) -> Vec<SyncedRow> {
     let mut rows: Vec<SyncedRow> = events
         .iter()
@@ -129,7 +130,7 @@ pub fn expected_rows(events: &[Value]) -> Vec<SyncedRow> {
                 .to_owned(),
             description: event["description"].as_str().unwrap_or_default().to_owned(),
             start_at: when(&event["start"]),
-            end_at: when(&event["end"]),
+            end_at: stored_end(event),
             color: match event["colorId"].as_str() {
                 Some("1") => "RED",
                 Some("5") => "YELLOW",
@@ -141,6 +142,19 @@ pub fn expected_rows(events: &[Value]) -> Vec<SyncedRow> {
         .collect();
     rows.sort_by(|a, b| a.external_event_id.cmp(&b.external_event_id));
     rows
+}
+
+/// The stored end: Google's, unless it is not after the start; then one day after an all-day
+/// start, one minute after a timed one.
+fn stored_end(event: &Value) -> DateTime<Utc> {
+    let (start, end) = (when(&event["start"]), when(&event["end"]));
+    if end > start {
+        end
+    } else if event["start"]["date"].is_string() {
+        start + chrono::Duration::days(1)
+    } else {
+        start + chrono::Duration::minutes(1)
+    }
 }
 
 fn when(time: &Value) -> DateTime<Utc> {

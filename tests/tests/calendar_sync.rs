@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, NaiveDate, Utc};
-use integration_tests::fake_google::{FakeGoogle, Fault, all_day_event, timed_event};
+use integration_tests::fake_google::{
+    FakeGoogle, Fault, all_day_event, events_ending_at_or_before_their_start, timed_event,
+};
 use integration_tests::sync_support::{
     assert_mirrors, connect_google, stored_sync_token, sync_config, sync_worker, synced_rows,
 };
@@ -963,4 +965,115 @@ async fn one_failing_connection_does_not_stop_the_others(pool: PgPool) {
         1,
         "the slow answer was served and retried"
     );
+}
+
+/// The rows of the four events [`events_ending_at_or_before_their_start`] made with `prefix`,
+/// as (id, start, end), checked against times written out by hand.
+async fn assert_kept_at_their_start(pool: &PgPool, ws: Uuid, prefix: &str, day: NaiveDate) {
+    let rows = synced_rows(pool, ws, "primary").await;
+    let stored = |suffix: &str| {
+        let id = format!("{prefix}{suffix}");
+        let row = rows
+            .iter()
+            .find(|r| r.external_event_id == id)
+            .unwrap_or_else(|| panic!("{id} was not stored"));
+        (row.start_at, row.end_at)
+    };
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let one_day = (midnight, midnight + chrono::Duration::days(1));
+    let at = at(3, 10);
+    let one_minute = (at, at + chrono::Duration::minutes(1));
+    assert_eq!(
+        stored("-all-day-same"),
+        one_day,
+        "{prefix}: same-date all-day"
+    );
+    assert_eq!(
+        stored("-all-day-before"),
+        one_day,
+        "{prefix}: backwards all-day"
+    );
+    assert_eq!(stored("-timed-same"), one_minute, "{prefix}: end == start");
+    assert_eq!(
+        stored("-timed-before"),
+        one_minute,
+        "{prefix}: end before start"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn events_ending_at_or_before_their_start_are_kept_on_every_path(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    // Three events a page: the odd events also arrive on later pages of each listing.
+    fake.set_page_limit(3);
+    let grant = fake.add_account("zed");
+    seed(&fake, "zed", "primary", "e", 4);
+    let day = test_now().date_naive() + chrono::Days::new(2);
+    let put = |prefix: &str| {
+        for event in events_ending_at_or_before_their_start(prefix, day, at(3, 10)) {
+            fake.put_event("zed", "primary", event);
+        }
+    };
+    put("first");
+    // Times nobody can read: skipped, and said so.
+    let mut floating = timed_event("floating", "No zone", at(2, 9), 30);
+    floating["start"] = json!({ "dateTime": "2031-03-05T09:00:00" });
+    fake.put_event("zed", "primary", floating);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let incremental = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    // First sync: the window listing, over several pages.
+    incremental.sync(ws).await;
+    assert_kept_at_their_start(&pool, ws, "first", day).await;
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["unreadable_events"], 1);
+    assert_eq!(
+        result["unreadable_reasons"],
+        json!({ "start missing or unreadable": 1 })
+    );
+    let (message, failed_ids, skipped): (Option<String>, Option<Value>, Option<i32>) =
+        sqlx::query_as(
+            "SELECT error_message, failed_event_ids, events_filtered_out
+             FROM public.calendar_sync_dashboard WHERE ws_id = $1 AND status = 'completed'",
+        )
+        .bind(ws)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        message.as_deref(),
+        Some("1 unreadable events skipped: 1 start missing or unreadable")
+    );
+    assert_eq!(failed_ids, Some(json!(["floating"])));
+    assert_eq!(skipped, Some(1));
+    fake.cancel_event("zed", "primary", "floating");
+
+    // Incremental, from the stored sync token.
+    assert!(
+        stored_sync_token(&pool, ws, token, "primary")
+            .await
+            .is_some()
+    );
+    put("second");
+    incremental.sync(ws).await;
+    assert_eq!(last_run(&pool, ws).await.1["sync_token_fallbacks"], 0);
+    assert_kept_at_their_start(&pool, ws, "second", day).await;
+
+    // The token expired (410): the window listing again.
+    put("third");
+    fake.expire_sync_tokens();
+    incremental.sync(ws).await;
+    assert_eq!(last_run(&pool, ws).await.1["sync_token_fallbacks"], 1);
+    assert_kept_at_their_start(&pool, ws, "third", day).await;
+
+    // A full sync.
+    put("fourth");
+    let full = Worker::<CalendarFullSyncPayload>::new(&pool, &fake, |_| {}).await;
+    full.sync(ws).await;
+    for prefix in ["first", "second", "third", "fourth"] {
+        assert_kept_at_their_start(&pool, ws, prefix, day).await;
+    }
+    assert_mirrors(&pool, ws, &fake, "zed", "primary").await;
 }

@@ -240,7 +240,7 @@ pub async fn sync_connection(
         let (events, unreadable) = page.events();
         report.events_fetched += (events.len() + unreadable) as u64;
         for _ in 0..unreadable {
-            report.add_unreadable(None);
+            report.add_unreadable(None, "not an event resource");
         }
         let mut rows = Vec::with_capacity(events.len());
         let mut deletes = Vec::new();
@@ -256,7 +256,7 @@ pub async fn sync_connection(
                 }
                 Err(err) => {
                     tracing::debug!(error = %err, "skipping an unreadable event");
-                    report.add_unreadable(Some(&event.id));
+                    report.add_unreadable(Some(&event.id), err.reason());
                 }
             }
         }

@@ -99,7 +99,12 @@ pub async fn close(
     .bind(count(report.events_fetched))
     .bind(count(report.unreadable))
     .bind(count(report.pages))
-    .bind(first_error.map(|f| f.error.clone()))
+    // A completed sync that skipped events says so here: how many and why.
+    .bind(
+        first_error
+            .map(|f| f.error.clone())
+            .or_else(|| report.unreadable_summary()),
+    )
     .bind(first_error.map(|f| f.kind.as_str()))
     .bind(failed_ids)
     .bind(&report.calendars_synced)

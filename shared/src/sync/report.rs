@@ -1,5 +1,6 @@
 //! What one workspace sync did: counts for the run's result, figures for the dashboard.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -41,6 +42,8 @@ pub struct WorkspaceReport {
     /// Events that could not become rows (no id, unreadable times, …): skipped, not fatal.
     pub unreadable: u64,
     pub unreadable_ids: Vec<String>,
+    /// How many were skipped for each reason.
+    pub unreadable_reasons: BTreeMap<&'static str, u64>,
     /// Sync tokens Google no longer accepted (410), each followed by a date-range listing.
     pub fallbacks: u64,
     pub refreshes: u32,
@@ -63,9 +66,10 @@ impl WorkspaceReport {
         self.totals.deleted += counts.deleted;
     }
 
-    /// Records an event that could not be mapped.
-    pub fn add_unreadable(&mut self, id: Option<&str>) {
+    /// Records an event that could not be mapped, and why.
+    pub fn add_unreadable(&mut self, id: Option<&str>, reason: &'static str) {
         self.unreadable += 1;
+        *self.unreadable_reasons.entry(reason).or_default() += 1;
         if let Some(id) = id.filter(|id| !id.is_empty())
             && self.unreadable_ids.len() < UNREADABLE_IDS_KEPT
         {
@@ -79,6 +83,22 @@ impl WorkspaceReport {
             && self.calendars_synced.is_empty()
             && self.pending.is_empty()
             && self.failures.len() >= self.connections
+    }
+
+    /// What was skipped and why, for the dashboard: `None` when nothing was.
+    pub fn unreadable_summary(&self) -> Option<String> {
+        (self.unreadable > 0).then(|| {
+            let reasons: Vec<String> = self
+                .unreadable_reasons
+                .iter()
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect();
+            format!(
+                "{} unreadable events skipped: {}",
+                self.unreadable,
+                reasons.join(", ")
+            )
+        })
     }
 
     /// The counts recorded in the run's result.
@@ -97,6 +117,7 @@ impl WorkspaceReport {
             "pages": self.pages,
             "events_fetched": self.events_fetched,
             "unreadable_events": self.unreadable,
+            "unreadable_reasons": self.unreadable_reasons,
             "sync_token_fallbacks": self.fallbacks,
             "token_refreshes": self.refreshes,
             "api_calls": self.api.requests,
