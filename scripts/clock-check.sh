@@ -50,17 +50,35 @@ for line in sys.stdin:
 [ "$(grep -c . <<<"$binaries")" -eq "${#SUITES[@]}" ] \
   || die "expected test binaries for ${SUITES[*]}, found: $binaries"
 
+# Runs a command on the shifted clock. Only the commands named here get libfaketime, each
+# without a semaphore inherited from another process (libfaketime exits when that is gone).
+faked() {
+  env -u FAKETIME_SHARED LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$FAKE_OFFSET" \
+    FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "$@"
+}
+
+# libfaketime keeps a semaphore and a shared-memory file per process in /dev/shm and leaves
+# them behind when a process is killed; a later process with the same pid then cannot start
+# (pids wrap). Between instants no faked process is alive, so they are cleared there.
+clear_faketime_files() {
+  rm -f /dev/shm/faketime_shm_* /dev/shm/sem.faketime_sem_* 2>/dev/null || true
+}
+
+# `clock_stack faked up` starts the stack on the shifted clock; `clock_stack down` stops it.
 clock_stack() {
+  local run=()
+  if [ "$1" = faked ]; then run=(faked); shift; fi
   LOCAL_STATE_DIR="$CLOCK_STATE" LOCAL_PG_PORT=54339 LOCAL_MOTO_PORT=54340 \
     LOCAL_PG_DIR="/tmp/tuturuuu-jobs-clock-pg" LOCAL_JOBS_BIN="$REPO_ROOT/target/debug/jobs" \
     AWS_ENDPOINT_URL="http://127.0.0.1:54340" \
     DATABASE_URL="postgres://postgres@127.0.0.1:54339/$PG_DB" \
-    bash scripts/stack.sh "$@"
+    "${run[@]}" bash scripts/stack.sh "$@"
 }
 
 CLOCK_STATE="$STATE_DIR/clock"
 # Never leave the shifted stack behind, whatever stops the check.
-trap 'unset LD_PRELOAD FAKETIME; clock_stack down >/dev/null 2>&1 || true' EXIT
+unset FAKETIME_SHARED
+trap 'clock_stack down >/dev/null 2>&1 || true; clear_faketime_files' EXIT
 mkdir -p "$CLOCK_STATE/logs"
 failed=()
 # The cluster is created on the real clock (initdb checks its programs' output, which a
@@ -73,11 +91,11 @@ for instant in "${instants[@]}"; do
   offset=$((target - $(date -u +%s)))
   # A relative offset (not a fixed start) keeps every process on one shifted clock; the
   # monotonic clock stays real, so timeouts and sleeps behave; file times stay real.
-  export LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$(printf '%+d' "$offset")" \
-    FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1
-  log "clock check at $instant (the process clock reads $(date -u +%FT%TZ))"
-  clock_stack down
-  clock_stack up >"$CLOCK_STATE/stack.log" 2>&1 \
+  FAKE_OFFSET="$(printf '%+d' "$offset")"
+  log "clock check at $instant (the process clock reads $(faked date -u +%FT%TZ))"
+  clock_stack down >/dev/null 2>&1
+  clear_faketime_files
+  clock_stack faked up >"$CLOCK_STATE/stack.log" 2>&1 \
     || { cat "$CLOCK_STATE/stack.log" >&2; die "the clock check's stack did not start at $instant"; }
   # shellcheck disable=SC1091
   source "$CLOCK_STATE/env"
@@ -85,7 +103,9 @@ for instant in "${instants[@]}"; do
   pids=()
   while read -r name dir binary; do
     # shellcheck disable=SC2086
-    (cd "$dir" && exec "$binary" ${CLOCK_CHECK_FILTER:-}) >"$CLOCK_STATE/logs/$name.log" 2>&1 &
+    (cd "$dir" && exec env -u FAKETIME_SHARED LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$FAKE_OFFSET" \
+      FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "$binary" ${CLOCK_CHECK_FILTER:-}) \
+      >"$CLOCK_STATE/logs/$name.log" 2>&1 &
     pids+=("$!")
   done <<<"$binaries"
   i=0
@@ -100,8 +120,7 @@ for instant in "${instants[@]}"; do
     fi
     i=$((i + 1))
   done <<<"$binaries"
-  clock_stack down
-  unset LD_PRELOAD FAKETIME FAKETIME_DONT_FAKE_MONOTONIC NO_FAKE_STAT
+  clock_stack down >/dev/null 2>&1
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
