@@ -103,9 +103,7 @@ for instant in "${instants[@]}"; do
   pids=()
   while read -r name dir binary; do
     # shellcheck disable=SC2086
-    (cd "$dir" && exec env -u FAKETIME_SHARED LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$FAKE_OFFSET" \
-      FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 "$binary" ${CLOCK_CHECK_FILTER:-}) \
-      >"$CLOCK_STATE/logs/$name.log" 2>&1 &
+    (cd "$dir" && faked "$binary" ${CLOCK_CHECK_FILTER:-}) >"$CLOCK_STATE/logs/$name.log" 2>&1 &
     pids+=("$!")
   done <<<"$binaries"
   i=0

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use integration_tests::db_proxy::DbProxy;
 use integration_tests::fault_stack::{
-    Fleet, Line, assert_nothing_left_running, proxied_database, slow_writes, succeeded_result,
-    table, tally,
+    Background, Fleet, Line, assert_nothing_left_running, proxied_database, slow_writes,
+    succeeded_result, table, tally,
 };
 use integration_tests::{
     Queues, build_function_binaries, event, fifo_queues, send, sqs, workspace, workspace_root,
@@ -158,10 +158,6 @@ impl Suite {
 
     fn index(task: Task) -> usize {
         Task::ALL.iter().position(|t| *t == task).unwrap()
-    }
-
-    fn fleet(&mut self, task: Task) -> &mut Fleet {
-        &mut self.fleets[Self::index(task)]
     }
 
     /// Habits for unified-schedule, at fixed local times in Berlin.
@@ -362,13 +358,32 @@ impl Suite {
     }
 
     /// Holds every write of the first pair of each task open long enough to be cut or killed.
-    async fn slow_first_of_each(&self, pairs: &[Pair]) -> Vec<String> {
+    /// Returns those pairs and the statements that undo it.
+    async fn slow_first_of_each(&self, pairs: &[Pair]) -> (Vec<Pair>, Vec<String>) {
+        let mut slowed = Vec::new();
         let mut undo = Vec::new();
         for task in Task::ALL {
-            let first = pairs.iter().find(|p| p.task == task).unwrap();
+            let first = *pairs.iter().find(|p| p.task == task).unwrap();
             undo.push(slow_writes(&self.pool, EVENTS, first.ws).await);
+            slowed.push(first);
         }
-        undo
+        (slowed, undo)
+    }
+
+    /// The next batch of each task invoked in the background.
+    async fn invoke_both(&mut self) -> [Background; 2] {
+        let [unified, legacy] = &mut self.fleets;
+        [
+            unified.invoke_in_background().await,
+            legacy.invoke_in_background().await,
+        ]
+    }
+
+    /// Waits for both background invocations; their answers do not matter here.
+    async fn finish_both(&mut self, running: [Background; 2]) {
+        for (fleet, background) in self.fleets.iter_mut().zip(running) {
+            let _ = fleet.finish(background).await;
+        }
     }
 
     async fn run_all(&self, statements: &[String]) {
@@ -393,23 +408,17 @@ async fn scheduling_survives_faults_and_leaves_one_clean_runs_calendar() {
 
     // Connections cut while a schedule is being written: the transaction rolls back whole.
     let pairs = suite.new_pairs().await;
-    let undo = suite.slow_first_of_each(&pairs).await;
+    let (slowed, undo) = suite.slow_first_of_each(&pairs).await;
     suite.enqueue(&pairs).await;
     let cut = suite.db.connections_cut();
-    let unified = suite.fleet(Task::Unified).invoke_in_background().await;
-    let legacy = suite.fleet(Task::Legacy).invoke_in_background().await;
+    let running = suite.invoke_both().await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
         suite.db.cut_all() > 0,
         "no database connection was open to cut"
     );
-    let _ = suite.fleet(Task::Unified).finish(unified).await;
-    let _ = suite.fleet(Task::Legacy).finish(legacy).await;
+    suite.finish_both(running).await;
     suite.run_all(&undo).await;
-    let slowed: Vec<Pair> = Task::ALL
-        .iter()
-        .map(|t| *pairs.iter().find(|p| p.task == *t).unwrap())
-        .collect();
     suite.assert_untouched(&slowed, "connections cut").await;
     let injected = format!("{} connections", suite.db.connections_cut() - cut);
     suite
@@ -421,12 +430,10 @@ async fn scheduling_survives_faults_and_leaves_one_clean_runs_calendar() {
     let refused = suite.db.connections_refused();
     suite.db.set_down(true);
     suite.enqueue(&pairs).await;
-    let unified = suite.fleet(Task::Unified).invoke_in_background().await;
-    let legacy = suite.fleet(Task::Legacy).invoke_in_background().await;
+    let running = suite.invoke_both().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     suite.db.set_down(false);
-    let _ = suite.fleet(Task::Unified).finish(unified).await;
-    let _ = suite.fleet(Task::Legacy).finish(legacy).await;
+    suite.finish_both(running).await;
     let injected = format!(
         "{} connections refused",
         suite.db.connections_refused() - refused
@@ -438,19 +445,14 @@ async fn scheduling_survives_faults_and_leaves_one_clean_runs_calendar() {
     // Each worker killed mid-batch, inside its write: the batch returns after the visibility
     // timeout and the lease of the killed run does not block it.
     let pairs = suite.new_pairs().await;
-    let undo = suite.slow_first_of_each(&pairs).await;
+    let (slowed, undo) = suite.slow_first_of_each(&pairs).await;
     suite.enqueue(&pairs).await;
-    let unified = suite.fleet(Task::Unified).invoke_in_background().await;
-    let legacy = suite.fleet(Task::Legacy).invoke_in_background().await;
+    let [unified, legacy] = suite.invoke_both().await;
     let after = Duration::from_millis(700);
     {
         let [u, l] = &mut suite.fleets;
         tokio::join!(u.kill_first(unified, after), l.kill_first(legacy, after));
     }
-    let slowed: Vec<Pair> = Task::ALL
-        .iter()
-        .map(|t| *pairs.iter().find(|p| p.task == *t).unwrap())
-        .collect();
     suite.assert_untouched(&slowed, "worker killed").await;
     suite.run_all(&undo).await;
     suite
