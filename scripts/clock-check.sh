@@ -23,7 +23,7 @@ DEFAULT_INSTANTS=(
 )
 # Integration suites by test target, unit suites by package (their library's tests).
 # shellcheck disable=SC2206
-SUITES=(${CLOCK_CHECK_SUITES:-unified_schedule schedule_task calendar_sync calendar_rows batch_runner orchestrator shared-lib unified-schedule-lib schedule-task-lib orchestrator-lib})
+SUITES=(${CLOCK_CHECK_SUITES:-unified_schedule schedule_task calendar_sync calendar_rows batch_runner orchestrator shared-lib google-sync-lib unified-schedule-lib schedule-task-lib orchestrator-lib})
 if [ "$#" -gt 0 ]; then instants=("$@"); else instants=("${DEFAULT_INSTANTS[@]}"); fi
 
 FAKETIME_LIB="$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)"

@@ -1,31 +1,11 @@
-//! Operator and local-development commands (`jobs`): migrations, the local stand-in for the
-//! SQS event source mapping, and the end-to-end demo.
+//! Operator commands (`jobs`): migrations, enqueueing, the run ledger and the dead-letter
+//! queues. The local stack (`jobs local`, `jobs demo`) lives in `local-stack`.
 
-pub mod demo;
-pub mod event_source;
-pub mod fake_google;
-pub mod local;
 pub mod ops;
-pub mod runtime_api;
 
 use anyhow::Context as _;
-use shared::config::{Env, Secret};
 
-/// Connects to `DATABASE_URL`.
-///
-/// # Errors
-/// The variable is missing or the database is unreachable.
-pub async fn connect() -> anyhow::Result<sqlx::PgPool> {
-    let mut env = Env::process();
-    let url = Secret::new(env.required("DATABASE_URL"));
-    env.finish(())?;
-    let pool = shared::db::connect_lazy(&url, 4)?;
-    sqlx::query("SELECT 1")
-        .execute(&pool)
-        .await
-        .context("connecting to DATABASE_URL")?;
-    Ok(pool)
-}
+pub use local_stack::connect;
 
 /// Applies every pending migration.
 ///

@@ -1,5 +1,7 @@
 use clap::{Parser, Subcommand};
 use jobs_cli::ops::{self, RunFilter};
+use local_stack::table;
+use shared::jobs::dead_letter;
 use shared::task::TaskName;
 use uuid::Uuid;
 
@@ -113,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => jobs_cli::migrate().await,
-        Command::Demo => jobs_cli::demo::run().await,
+        Command::Demo => local_stack::demo::run().await,
         Command::Local {
             bin_dir,
             log_dir,
@@ -123,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             budget,
         } => {
-            let options = jobs_cli::local::Options {
+            let options = local_stack::local::Options {
                 bin_dir,
                 log_dir,
                 sync_workspaces,
@@ -133,8 +135,8 @@ async fn main() -> anyhow::Result<()> {
                 budget: std::time::Duration::from_secs(budget),
                 progress: !cli.json,
             };
-            let (summary, _fake) = jobs_cli::local::run(&options).await?;
-            print(cli.json, &summary, || jobs_cli::local::render(&summary))
+            let (summary, _fake) = local_stack::local::run(&options).await?;
+            print(cli.json, &summary, || local_stack::local::render(&summary))
         }
         Command::Enqueue {
             task,
@@ -189,11 +191,11 @@ async fn main() -> anyhow::Result<()> {
                             r.ws_id.map(|w| w.to_string()).unwrap_or_default(),
                             r.status.clone(),
                             r.attempt.to_string(),
-                            ops::cell(r.error.as_deref().unwrap_or_default(), 60),
+                            table::cell(r.error.as_deref().unwrap_or_default(), 60),
                         ]
                     })
                     .collect();
-                ops::table(
+                table::table(
                     &[
                         "started (UTC)",
                         "task",
@@ -213,10 +215,10 @@ async fn main() -> anyhow::Result<()> {
                 Dlq::Redrive { task } => (task, false),
             };
             let source = queue_url(task)?;
-            let dlq = ops::dead_letter_queue_url(&sqs, &source).await?;
+            let dlq = dead_letter::queue_url_of(&sqs, &source).await?;
             if list {
                 let pool = jobs_cli::connect().await.ok();
-                let letters = ops::dlq_list(&sqs, pool.as_ref(), &dlq).await?;
+                let letters = dead_letter::list(&sqs, pool.as_ref(), &dlq).await?;
                 print(cli.json, &letters, || {
                     let rows: Vec<Vec<String>> = letters
                         .iter()
@@ -225,14 +227,14 @@ async fn main() -> anyhow::Result<()> {
                                 l.message_id.clone(),
                                 l.group_id.clone().unwrap_or_default(),
                                 l.receive_count.clone().unwrap_or_default(),
-                                ops::cell(l.last_error.as_deref().unwrap_or_default(), 70),
+                                table::cell(l.last_error.as_deref().unwrap_or_default(), 70),
                             ]
                         })
                         .collect();
-                    ops::table(&["message", "group", "receives", "last error"], &rows)
+                    table::table(&["message", "group", "receives", "last error"], &rows)
                 })
             } else {
-                let report = ops::dlq_redrive(&sqs, &dlq, &source).await?;
+                let report = dead_letter::redrive(&sqs, &dlq, &source).await?;
                 print(cli.json, &report, || {
                     format!("moved {} message(s) back to {task}\n", report.moved)
                 })

@@ -1,31 +1,25 @@
-//! The library every Tuturuuu background job is built on.
+//! The contract and the job framework every Tuturuuu background job is built on.
 //!
-//! Each task is one Lambda binary in `functions/<task>` fed by one SQS FIFO queue. This crate
-//! holds what they share: the typed message payloads ([`payload`]), the batch runner that turns
-//! an `SqsEvent` into a partial-batch response with retries, dead letters and idempotency
-//! ([`runner`]), the run ledger ([`ledger`]) and workspace leases ([`lease`]) in Postgres,
-//! environment configuration ([`config`]), working-hour settings ([`hours`]) and logging
-//! ([`telemetry`]). Functions stay thin: they parse their config, build clients once, and hand
-//! their [`runner::Job`] to [`runner::Runner`].
+//! Each job kind is one Lambda binary in `functions/<kind>` fed by one SQS FIFO queue.
+//!
+//! - The contract, what producers and workers agree on: the job kinds ([`task`]), their
+//!   message payloads ([`payload`]) and JSON Schemas ([`schema`]), sending messages
+//!   ([`producer`]), environment settings ([`config`]) and error classes ([`error`]).
+//! - The job framework ([`jobs`]): the batch runner, the run ledger, workspace leases, dead
+//!   letters, backoff, and the one function shape every `main.rs` uses.
+//! - Shared plumbing: Postgres and AWS clients ([`db`], [`aws`]), logging ([`telemetry`]),
+//!   time-zone and working-hour rules ([`time`], [`hours`]), row encryption ([`encryption`]).
 
 pub mod aws;
-pub mod backoff;
-pub mod calendar_rows;
 pub mod config;
 pub mod db;
-pub mod dead_letter;
 pub mod encryption;
 pub mod error;
-pub mod event_mapping;
-pub mod google;
 pub mod hours;
-pub mod lease;
-pub mod ledger;
+pub mod jobs;
 pub mod payload;
 pub mod producer;
-pub mod runner;
 pub mod schema;
-pub mod sync;
 pub mod task;
 pub mod telemetry;
 pub mod time;

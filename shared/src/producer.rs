@@ -18,9 +18,9 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::aws::describe;
-use crate::backoff;
 use crate::config::{ConfigErrors, Env};
 use crate::error::ErrorKind;
+use crate::jobs::backoff;
 use crate::payload::{PayloadError, TaskPayload};
 use crate::task::TaskName;
 

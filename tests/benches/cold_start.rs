@@ -1,5 +1,5 @@
 //! Cold-start benchmark: each function binary is started against a local Lambda Runtime API
-//! (`jobs_cli::runtime_api`), and its init time (process start to its first request for an
+//! (`local_stack::runtime_api`), and its init time (process start to its first request for an
 //! event) and peak memory after init (VmHWM) are compared with a hello-world `lambda_runtime`
 //! binary built the same way, measured alternately in the same run (median of 9 starts).
 //!
@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use jobs_cli::runtime_api::LocalFunction;
+use local_stack::runtime_api::LocalFunction;
 
 const FUNCTIONS: [&str; 5] = [
     "orchestrator",

@@ -23,8 +23,8 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use integration_tests::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, timed_event};
 use integration_tests::sync_support::connect_google;
 use integration_tests::{Queues, fifo_queues, sqs, workspace};
-use jobs_cli::event_source::EventSource;
-use jobs_cli::runtime_api::LocalFunction;
+use local_stack::event_source::EventSource;
+use local_stack::runtime_api::LocalFunction;
 use serde_json::json;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -37,7 +37,7 @@ async fn main() {
     let workspaces = integration_tests::bench_size("DRAIN_WORKSPACES", 100, 4);
     let messages = integration_tests::bench_size("DRAIN_MESSAGES", 1_000, 20);
     let bin_dir = integration_tests::build_binaries(full, &["calendar-sync"]);
-    let pool = jobs_cli::connect().await.unwrap();
+    let pool = local_stack::connect().await.unwrap();
     let sqs = sqs().await;
     let fake = FakeGoogle::start().await.unwrap();
 
@@ -64,7 +64,7 @@ async fn main() {
     }
 
     let work = fifo_queues(&sqs, 300).await;
-    let env: Vec<(String, String)> = jobs_cli::local::stack_env()
+    let env: Vec<(String, String)> = local_stack::local::stack_env()
         .into_iter()
         .chain(
             [

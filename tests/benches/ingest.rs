@@ -17,12 +17,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
+use google_sync::event_mapping::{Change, EventRow, Origin, map_event};
+use google_sync::sync::connection::SyncKind;
+use google_sync::sync::report::WorkspaceReport;
+use google_sync::sync::{SyncConfig, Syncer};
 use integration_tests::fake_google::{FakeGoogle, timed_event};
 use integration_tests::sync_support::{connect_google, google_config};
-use shared::event_mapping::{Change, EventRow, Origin, map_event};
-use shared::sync::connection::SyncKind;
-use shared::sync::report::WorkspaceReport;
-use shared::sync::{SyncConfig, Syncer};
 use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 

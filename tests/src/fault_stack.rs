@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
-use jobs_cli::event_source::EventSource;
-use jobs_cli::runtime_api::LocalFunction;
+use local_stack::event_source::EventSource;
+use local_stack::runtime_api::LocalFunction;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -328,7 +328,7 @@ pub fn table(lines: &[Line]) -> String {
             ]
         })
         .collect();
-    jobs_cli::ops::table(
+    local_stack::table::table(
         &["fault", "injected", "messages", "outcome", "seconds"],
         &rows,
     )

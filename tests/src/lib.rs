@@ -7,7 +7,7 @@
 // Test support: a failed set-up step should stop the test with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-pub use jobs_cli::fake_google;
+pub use local_stack::fake_google;
 pub mod db_proxy;
 pub mod fault_stack;
 pub mod sqs_faults;
@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::config::{Secret, WorkerConfig};
 use shared::error::JobError;
+use shared::jobs::runner::{Counts, Job, RunContext};
 use shared::payload::ScheduleTaskPayload;
-use shared::runner::{Counts, Job, RunContext};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -141,7 +141,7 @@ pub async fn next_batch(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
 ) -> aws_lambda_events::event::sqs::SqsEvent {
-    jobs_cli::event_source::EventSource::new(sqs.clone(), url)
+    local_stack::event_source::EventSource::new(sqs.clone(), url)
         .await
         .expect("polling the queue")
         .poll()

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use google_sync::google::GoogleConfig;
+use google_sync::sync::{SyncConfig, SyncJob, Syncer};
 use serde_json::Value;
 use shared::config::Secret;
-use shared::google::GoogleConfig;
-use shared::runner::{Clock, Runner};
-use shared::sync::{SyncConfig, SyncJob, Syncer};
+use shared::jobs::runner::{Clock, Runner};
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -10,9 +10,9 @@ use integration_tests::{
     Queues, ScriptedJob, attribute, count, dead_letters, fifo_queues, next_batch, receive, runs_of,
     send, sqs, worker_config,
 };
-use jobs_cli::event_source::EventSource;
+use local_stack::event_source::EventSource;
 use serde_json::json;
-use shared::runner::Runner;
+use shared::jobs::runner::Runner;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -274,7 +274,7 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
-    use shared::lease::{release, try_acquire};
+    use shared::jobs::lease::{release, try_acquire};
     use shared::task::LeaseScope::Schedule;
     let ws = Uuid::new_v4();
     for _ in 0..20 {

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, Utc};
+use google_sync::calendar_rows::{PageCounts, apply_page};
+use google_sync::event_mapping::EventRow;
 use integration_tests::{test_now, workspace};
-use shared::calendar_rows::{PageCounts, apply_page};
-use shared::event_mapping::EventRow;
 use sqlx::PgPool;
 use uuid::Uuid;
 

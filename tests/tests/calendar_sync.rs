@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, NaiveDate, Utc};
+use google_sync::sync::{SyncConfig, SyncJob};
 use integration_tests::fake_google::{
     FakeGoogle, Fault, all_day_event, events_ending_at_or_before_their_start, timed_event,
 };
@@ -18,12 +19,12 @@ use integration_tests::{
     Queues, attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, receive, send,
     sqs, test_now, workspace,
 };
-use jobs_cli::event_source::lambda_context;
+use local_stack::event_source::lambda_context;
 use serde_json::{Value, json};
 use shared::encryption::MasterKey;
+use shared::jobs::runner::{Runner, deadline_from_epoch_millis};
+use shared::jobs::worker::Function as _;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
-use shared::runner::{Runner, deadline_from_epoch_millis};
-use shared::sync::{SyncConfig, SyncJob};
 use shared::task::LeaseScope;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -36,7 +37,7 @@ struct Worker<P> {
     job: SyncJob<P>,
 }
 
-impl<P: shared::sync::SyncPayload> Worker<P> {
+impl<P: google_sync::sync::SyncPayload> Worker<P> {
     async fn new(pool: &PgPool, fake: &FakeGoogle, tune: impl FnOnce(&mut SyncConfig)) -> Self {
         let sqs = sqs().await;
         let queues = fifo_queues(&sqs, 60).await;
@@ -81,7 +82,7 @@ impl<P: shared::sync::SyncPayload> Worker<P> {
             .await
             .unwrap();
         let source =
-            jobs_cli::event_source::EventSource::new(self.sqs.clone(), &self.queues.queue_url)
+            local_stack::event_source::EventSource::new(self.sqs.clone(), &self.queues.queue_url)
                 .await
                 .unwrap();
         source.settle(&event, &response).await.unwrap();
@@ -573,7 +574,7 @@ async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
     worker.enqueue(ws, None).await;
     let event = next_batch(&worker.sqs, &worker.queues.queue_url).await;
     let source =
-        jobs_cli::event_source::EventSource::new(worker.sqs.clone(), &worker.queues.queue_url)
+        local_stack::event_source::EventSource::new(worker.sqs.clone(), &worker.queues.queue_url)
             .await
             .unwrap();
     for _ in 0..2 {
@@ -715,7 +716,7 @@ async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
     let holder = Uuid::new_v4();
     let lease = Duration::from_secs(60);
     assert!(
-        shared::lease::try_acquire(&pool, LeaseScope::Calendar, ws, holder, lease)
+        shared::jobs::lease::try_acquire(&pool, LeaseScope::Calendar, ws, holder, lease)
             .await
             .unwrap()
     );
@@ -728,7 +729,7 @@ async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
     assert_eq!(status, "failed");
 
     assert!(
-        shared::lease::release(&pool, LeaseScope::Calendar, ws, holder)
+        shared::jobs::lease::release(&pool, LeaseScope::Calendar, ws, holder)
             .await
             .unwrap()
     );
@@ -869,15 +870,15 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("demo");
     seed(&fake, "demo", "primary", "d", 6);
-    jobs_cli::demo::seed(&pool, test_now()).await.unwrap();
-    let ws = jobs_cli::demo::DEMO_WS;
+    local_stack::demo::seed(&pool, test_now()).await.unwrap();
+    let ws = local_stack::demo::DEMO_WS;
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
     let config = sync_config(&queues, &fake);
 
     let (runner, job) = sync_worker(&pool, &sqs, &config);
-    let state = calendar_sync::State { runner, job };
+    let state = calendar_sync::Function { runner, job };
     let event: SqsEvent =
         serde_json::from_str(include_str!("../../events/calendar-sync.json")).unwrap();
     let context = lambda_context(Duration::from_secs(120));
@@ -894,7 +895,7 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
         timed_event("extra", "Extra", at(1, 9), 30),
     );
     let (runner, job) = sync_worker(&pool, &sqs, &config);
-    let state = calendar_full_sync::State { runner, job };
+    let state = calendar_full_sync::Function { runner, job };
     let event: SqsEvent =
         serde_json::from_str(include_str!("../../events/calendar-full-sync.json")).unwrap();
     let context = lambda_context(Duration::from_secs(120));

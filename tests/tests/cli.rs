@@ -10,11 +10,12 @@ use integration_tests::{
     ScriptedJob, dead_letters, fifo_queues, next_batch, receive, runs_of, sqs, worker_config,
     workspace,
 };
-use jobs_cli::event_source::EventSource;
 use jobs_cli::ops::{self, RunFilter};
+use local_stack::event_source::EventSource;
+use local_stack::table;
 use serde_json::json;
-use shared::dead_letter::{self, DeadLetter};
-use shared::runner::Runner;
+use shared::jobs::dead_letter::{self, DeadLetter};
+use shared::jobs::runner::Runner;
 use shared::task::TaskName;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -136,7 +137,7 @@ async fn runs_filter_by_task_workspace_status_and_time_newest_first(pool: PgPool
     let runs = ops::runs(&pool, &window).await.unwrap();
     assert_eq!(runs.len(), 1, "limit");
     assert_eq!(runs[0].status, "dead");
-    let text = ops::table(&["status"], &[vec![runs[0].status.clone()]]);
+    let text = table::table(&["status"], &[vec![runs[0].status.clone()]]);
     assert!(text.contains("dead"));
     let as_json = serde_json::to_value(&runs).unwrap();
     assert_eq!(as_json[0]["error"], "timezone `auto`");
@@ -193,12 +194,12 @@ async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
         .unwrap();
 
     assert_eq!(
-        ops::dead_letter_queue_url(&sqs, &queues.queue_url)
+        dead_letter::queue_url_of(&sqs, &queues.queue_url)
             .await
             .unwrap(),
         queues.dlq_url
     );
-    let listed = ops::dlq_list(&sqs, Some(&pool), &queues.dlq_url)
+    let listed = dead_letter::list(&sqs, Some(&pool), &queues.dlq_url)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);
@@ -216,7 +217,7 @@ async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
         "listing consumed nothing"
     );
 
-    let report = ops::dlq_redrive(&sqs, &queues.dlq_url, &queues.queue_url)
+    let report = dead_letter::redrive(&sqs, &queues.dlq_url, &queues.queue_url)
         .await
         .unwrap();
     assert_eq!(report.moved, 1);

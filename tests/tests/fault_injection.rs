@@ -26,8 +26,8 @@ use integration_tests::sync_support::{assert_mirrors, connect_google, expected_r
 use integration_tests::{
     Queues, build_function_binaries, fifo_queues, send, sqs, workspace, workspace_root,
 };
-use jobs_cli::event_source::EventSource;
-use jobs_cli::fake_google::timed_event;
+use local_stack::event_source::EventSource;
+use local_stack::fake_google::timed_event;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -68,7 +68,7 @@ struct Suite {
 impl Suite {
     async fn start() -> Suite {
         let binary = build_function_binaries().join("calendar-sync");
-        let pool = jobs_cli::connect().await.unwrap();
+        let pool = local_stack::connect().await.unwrap();
         let sqs = sqs().await;
         let fake = FakeGoogle::start().await.unwrap();
         let queues = fifo_queues(&sqs, VISIBILITY_SECONDS).await;
@@ -82,7 +82,7 @@ impl Suite {
         let sent_through = FaultyProxy::start(&endpoint, 0).await;
 
         // Later entries override the stack's: the worker goes through both proxies.
-        let mut env = jobs_cli::local::stack_env();
+        let mut env = local_stack::local::stack_env();
         env.extend(
             [
                 ("AWS_ENDPOINT_URL", sent_through.url.as_str()),

@@ -12,7 +12,7 @@ use integration_tests::sync_support::assert_mirrors;
 use integration_tests::{
     attribute, build_function_binaries, dead_letters, send, sqs, workspace_root,
 };
-use jobs_cli::local::{self, Options};
+use local_stack::local::{self, Options};
 use serde_json::{Value, json};
 use shared::task::TaskName;
 use uuid::Uuid;
@@ -21,12 +21,12 @@ use uuid::Uuid;
 async fn the_local_system_runs_every_task_end_to_end() {
     let bin_dir = build_function_binaries();
     let sqs = sqs().await;
-    let pool = jobs_cli::connect().await.unwrap();
+    let pool = local_stack::connect().await.unwrap();
 
     // A message for a workspace that does not exist: it must end in the DLQ with its error.
     let poison_ws = Uuid::new_v4();
     let unified_url = std::env::var(TaskName::UnifiedSchedule.queue_url_var()).unwrap();
-    let unified_dlq = jobs_cli::ops::dead_letter_queue_url(&sqs, &unified_url)
+    let unified_dlq = shared::jobs::dead_letter::queue_url_of(&sqs, &unified_url)
         .await
         .unwrap();
     let poison_id = send(
@@ -159,7 +159,7 @@ async fn the_local_system_runs_every_task_end_to_end() {
 
     // No secret in any line the functions logged during the run.
     let mut secrets = fake.tokens_handed_out();
-    secrets.push(jobs_cli::fake_google::CLIENT_SECRET.to_owned());
+    secrets.push(local_stack::fake_google::CLIENT_SECRET.to_owned());
     let mut lines = 0;
     for entry in std::fs::read_dir(&options.log_dir).unwrap() {
         let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();

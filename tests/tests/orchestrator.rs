@@ -11,20 +11,21 @@ use integration_tests::{
     calendar_token, drain_queue, fifo_queues, habit, make_personal, sqs, system_attribute,
     test_now, workspace,
 };
-use orchestrator::{FanOutOptions, State, Tick, fan_out, run_tick};
+use orchestrator::{FanOutOptions, Orchestrator, Tick, fan_out, run_tick};
 use serde_json::json;
+use shared::jobs::worker::Function as _;
 use shared::producer::QueueUrls;
 use shared::task::TaskName;
 use sqlx::PgPool;
 
 const TICK: &str = "2026-11-26T18:45:00Z";
 
-async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> State {
+async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orchestrator {
     let mut queues = QueueUrls::default();
     for task in TaskName::ALL {
         queues.insert(task, fifo_queues(&sqs, 30).await.queue_url);
     }
-    State {
+    Orchestrator {
         pool: pool.clone(),
         sqs,
         queues,
@@ -36,7 +37,10 @@ async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> State
 }
 
 /// Every message of `task`'s queue, deleted, as (group, deduplication id, body).
-async fn delivered(state: &State, task: TaskName) -> Vec<(String, String, serde_json::Value)> {
+async fn delivered(
+    state: &Orchestrator,
+    task: TaskName,
+) -> Vec<(String, String, serde_json::Value)> {
     let url = state.queues.get(task).unwrap();
     drain_queue(&state.sqs, url)
         .await
@@ -52,7 +56,7 @@ async fn delivered(state: &State, task: TaskName) -> Vec<(String, String, serde_
 }
 
 /// The message groups (workspaces) of `task`'s queue, deleted.
-async fn delivered_groups(state: &State, task: TaskName) -> BTreeSet<String> {
+async fn delivered_groups(state: &Orchestrator, task: TaskName) -> BTreeSet<String> {
     delivered(state, task)
         .await
         .into_iter()
@@ -308,9 +312,10 @@ async fn the_sample_event_fans_out_through_the_handler(pool: PgPool) {
     calendar_token(&pool, ws, "microsoft", true).await;
     let sample: serde_json::Value =
         serde_json::from_str(include_str!("../../events/orchestrator.json")).unwrap();
-    let context = jobs_cli::event_source::lambda_context(std::time::Duration::from_secs(900));
+    let context = local_stack::event_source::lambda_context(std::time::Duration::from_secs(900));
 
-    let result = orchestrator::handler(&state, lambda_runtime::LambdaEvent::new(sample, context))
+    let result = state
+        .handle(lambda_runtime::LambdaEvent::new(sample, context))
         .await
         .unwrap();
 

@@ -24,7 +24,7 @@ use integration_tests::fault_stack::{
 use integration_tests::{
     Queues, build_function_binaries, event, fifo_queues, send, sqs, workspace, workspace_root,
 };
-use jobs_cli::event_source::EventSource;
+use local_stack::event_source::EventSource;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -112,7 +112,7 @@ struct Suite {
 impl Suite {
     async fn start() -> Suite {
         let binaries = build_function_binaries();
-        let pool = jobs_cli::connect().await.unwrap();
+        let pool = local_stack::connect().await.unwrap();
         let sqs = sqs().await;
         let (db, url) = proxied_database(DB_PASSWORD).await;
         let log = workspace_root().join(format!(
@@ -123,7 +123,7 @@ impl Suite {
         let mut fleets = Vec::new();
         for task in Task::ALL {
             let q = fifo_queues(&sqs, VISIBILITY_SECONDS).await;
-            let mut env = jobs_cli::local::stack_env();
+            let mut env = local_stack::local::stack_env();
             env.extend(
                 [
                     ("DATABASE_URL", url.as_str()),

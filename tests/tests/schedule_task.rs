@@ -11,12 +11,13 @@ use integration_tests::{
     Queues, attribute, dead_letters, event, fifo_queues, receive, runs_of, send, sqs, test_now,
     worker_config, workspace,
 };
-use jobs_cli::event_source::{EventSource, lambda_context};
 use lambda_runtime::LambdaEvent;
-use schedule_task::{ScheduleTask, State, store};
+use local_stack::event_source::{EventSource, lambda_context};
+use schedule_task::{Function, ScheduleTask, store};
 use serde_json::json;
 use shared::error::ErrorKind;
-use shared::runner::{Clock, Runner};
+use shared::jobs::runner::{Clock, Runner};
+use shared::jobs::worker::Function as _;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -77,8 +78,13 @@ fn inside_weekday_hours(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> boo
 
 /// The function's state as `main` builds it, but on the test's database and queues, with its
 /// clock stopped at `now`.
-fn state(pool: &PgPool, sqs: &aws_sdk_sqs::Client, queues: &Queues, now: DateTime<Utc>) -> State {
-    State {
+fn state(
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    queues: &Queues,
+    now: DateTime<Utc>,
+) -> Function {
+    Function {
         runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(queues))
             .with_clock(Clock::Fixed(now)),
         job: ScheduleTask::new(pool.clone()),
@@ -381,11 +387,12 @@ async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool
     let invoke = |event| {
         let state = &state;
         async move {
-            schedule_task::handler(
-                state,
-                LambdaEvent::new(event, lambda_context(Duration::from_secs(120))),
-            )
-            .await
+            state
+                .handle(LambdaEvent::new(
+                    event,
+                    lambda_context(Duration::from_secs(120)),
+                ))
+                .await
         }
     };
     let stats = source.drain(Duration::from_secs(20), invoke).await.unwrap();
@@ -477,18 +484,19 @@ async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(po
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let state = state(&pool, &sqs, &queues, test_now());
-    jobs_cli::demo::seed(&pool, test_now()).await.unwrap();
-    let before = rows(&pool, jobs_cli::demo::DEMO_WS).await;
+    local_stack::demo::seed(&pool, test_now()).await.unwrap();
+    let before = rows(&pool, local_stack::demo::DEMO_WS).await;
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(include_str!("../../events/schedule-task.json")).unwrap();
     let message_id = event.records[0].message_id.clone().unwrap();
 
-    let response = schedule_task::handler(
-        &state,
-        LambdaEvent::new(event.clone(), lambda_context(Duration::from_secs(120))),
-    )
-    .await
-    .unwrap();
+    let response = state
+        .handle(LambdaEvent::new(
+            event.clone(),
+            lambda_context(Duration::from_secs(120)),
+        ))
+        .await
+        .unwrap();
 
     assert!(response.batch_item_failures.is_empty());
     let runs = runs_of(&pool, &message_id).await;
@@ -496,7 +504,7 @@ async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(po
     let moved = runs[0].result.as_ref().unwrap()["events_moved"]
         .as_u64()
         .unwrap();
-    let after = rows(&pool, jobs_cli::demo::DEMO_WS).await;
+    let after = rows(&pool, local_stack::demo::DEMO_WS).await;
     let changed = after.iter().filter(|r| !before.contains(r)).count() as u64;
     assert_eq!(moved, changed);
     assert_eq!(
@@ -505,12 +513,13 @@ async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(po
     );
 
     // The same event again is a redelivery of a succeeded message.
-    schedule_task::handler(
-        &state,
-        LambdaEvent::new(event, lambda_context(Duration::from_secs(120))),
-    )
-    .await
-    .unwrap();
+    state
+        .handle(LambdaEvent::new(
+            event,
+            lambda_context(Duration::from_secs(120)),
+        ))
+        .await
+        .unwrap();
     assert_eq!(runs_of(&pool, &message_id).await[1].status, "skipped");
-    assert_eq!(rows(&pool, jobs_cli::demo::DEMO_WS).await, after);
+    assert_eq!(rows(&pool, local_stack::demo::DEMO_WS).await, after);
 }

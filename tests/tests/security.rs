@@ -1,4 +1,4 @@
-//! Static security checks over the code that runs in production (`shared`, `functions`, `cli`):
+//! Static security checks over the code that runs in production (`shared`, `google-sync`, `functions`, `cli`):
 //! SQL is only ever fixed text with bound parameters. The template's IAM and encryption rules
 //! are checked by `scripts/check_template.py`; secrets in logs and tokens in queue messages by
 //! the fault-injection and local-system suites, which capture both.
@@ -81,8 +81,9 @@ fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
 fn production_sql_is_fixed_text_with_bound_parameters() {
     let root = workspace_root();
     let mut files = Vec::new();
-    rust_files(&root.join("shared/src"), &mut files);
-    rust_files(&root.join("cli/src"), &mut files);
+    for dir in ["shared/src", "google-sync/src", "cli/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
     for function in std::fs::read_dir(root.join("functions")).unwrap() {
         rust_files(&function.unwrap().path().join("src"), &mut files);
     }

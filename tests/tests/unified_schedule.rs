@@ -11,10 +11,11 @@ use integration_tests::{
     attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, send, sqs, test_now,
     worker_config, workspace,
 };
-use jobs_cli::event_source::{EventSource, lambda_context};
+use local_stack::event_source::{EventSource, lambda_context};
 use serde_json::json;
 use shared::encryption::MasterKey;
-use shared::runner::{Clock, Runner, deadline_from_epoch_millis};
+use shared::jobs::runner::{Clock, Runner, deadline_from_epoch_millis};
+use shared::jobs::worker::Function as _;
 use sqlx::PgPool;
 use unified_schedule::UnifiedSchedule;
 use unified_schedule::store::{self, Applied};
@@ -405,22 +406,23 @@ async fn the_worker_runs_messages_and_dead_letters_an_auto_timezone(pool: PgPool
 async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
-    jobs_cli::demo::seed(&pool, now()).await.unwrap();
-    let ws = jobs_cli::demo::DEMO_WS;
+    local_stack::demo::seed(&pool, now()).await.unwrap();
+    let ws = local_stack::demo::DEMO_WS;
     habit(&pool, ws, "Plan the day", 15, Some("08:45")).await;
-    let state = unified_schedule::State {
+    let state = unified_schedule::Function {
         runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))
             .with_clock(Clock::Fixed(now())),
         job: UnifiedSchedule::new(pool.clone(), None).unwrap(),
     };
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(include_str!("../../events/unified-schedule.json")).unwrap();
-    let response = unified_schedule::handler(
-        &state,
-        lambda_runtime::LambdaEvent::new(event, lambda_context(Duration::from_secs(120))),
-    )
-    .await
-    .unwrap();
+    let response = state
+        .handle(lambda_runtime::LambdaEvent::new(
+            event,
+            lambda_context(Duration::from_secs(120)),
+        ))
+        .await
+        .unwrap();
     assert!(response.batch_item_failures.is_empty());
     let scheduled: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM public.habit_calendar_events h JOIN public.workspace_habits w ON w.id = h.habit_id
@@ -449,7 +451,7 @@ async fn the_schedule_lease_keeps_it_away_from_a_running_schedule_task(pool: PgP
     let holder = Uuid::new_v4();
     let scope = shared::task::LeaseScope::Schedule;
     assert!(
-        shared::lease::try_acquire(&pool, scope, ws, holder, Duration::from_secs(60))
+        shared::jobs::lease::try_acquire(&pool, scope, ws, holder, Duration::from_secs(60))
             .await
             .unwrap()
     );

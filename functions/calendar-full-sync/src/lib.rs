@@ -2,22 +2,12 @@
 //!
 //! Fed by `<stack>-calendar-full-sync.fifo`. Each connection lists every page of now −90 d …
 //! now +180 d and stores the final sync token; a calendar too large for one invocation stops at
-//! a checkpoint and continues in the next message. The logic is [`shared::sync`], shared with
+//! a checkpoint and continues in the next message. The logic is [`google_sync::sync`], shared with
 //! `calendar-sync`.
 
-use shared::config::ConfigErrors;
+use google_sync::sync::SyncJob;
+use shared::jobs::worker::Worker;
 use shared::payload::CalendarFullSyncPayload;
-use shared::sync::{SyncConfig, SyncWorker};
-use shared::task::TaskName;
 
-/// What the function builds once at init (`State::new(&config_from_env()?)`) and hands every
-/// event to (`state.handle(event)`).
-pub type State = SyncWorker<CalendarFullSyncPayload>;
-
-/// The function's settings, every variable read and all problems reported by name.
-///
-/// # Errors
-/// A missing or invalid variable.
-pub fn config_from_env() -> Result<SyncConfig, ConfigErrors> {
-    SyncConfig::from_env(TaskName::CalendarFullSync)
-}
+/// The Lambda function: the batch runner with the full job.
+pub type Function = Worker<SyncJob<CalendarFullSyncPayload>>;

@@ -12,7 +12,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use shared::config::{ConfigErrors, Env, Secret};
 use shared::error::ErrorKind;
-use shared::ledger::{self, Delivery, RunStatus};
+use shared::jobs::ledger::{self, Delivery, RunStatus};
 use shared::producer::QueueUrls;
 use sqlx::PgPool;
 
@@ -54,25 +54,43 @@ impl Config {
 
 /// What the function builds once at init.
 #[derive(Debug, Clone)]
-pub struct State {
+pub struct Orchestrator {
     pub pool: PgPool,
     pub sqs: aws_sdk_sqs::Client,
     pub queues: QueueUrls,
     pub options: FanOutOptions,
 }
 
-impl State {
-    /// Builds the pool and the SQS client.
-    ///
-    /// # Errors
-    /// The database URL cannot be parsed.
-    pub async fn new(config: &Config) -> Result<Self, sqlx::Error> {
-        Ok(State {
-            pool: shared::db::connect_lazy(&config.database_url, 2)?,
+/// The Lambda function.
+pub type Function = Orchestrator;
+
+impl shared::jobs::worker::Function for Orchestrator {
+    type Config = Config;
+    type Event = serde_json::Value;
+    type Response = serde_json::Value;
+    type Error = TickFailure;
+
+    fn config_from_env() -> Result<Config, ConfigErrors> {
+        Config::from_env()
+    }
+
+    async fn init(config: &Config) -> Result<Self, lambda_runtime::Error> {
+        Ok(Orchestrator {
+            pool: shared::db::connect_lazy(&config.database_url, 2)
+                .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?,
             sqs: shared::aws::sqs_client().await,
             queues: config.queues.clone(),
             options: config.options,
         })
+    }
+
+    /// Returns the summary; an error (bad input, enumeration failure, or messages left
+    /// unsent) fails the invocation so Scheduler's retry policy runs the tick again.
+    async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<serde_json::Value, TickFailure> {
+        run_tick(self, event.payload, &event.context.request_id).await
     }
 }
 
@@ -108,24 +126,12 @@ impl From<TickFailure> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The Lambda handler. Returns the summary; an error (bad input, enumeration failure, or
-/// messages left unsent) fails the invocation so Scheduler's retry policy runs the tick again.
-///
-/// # Errors
-/// See [`TickFailure`].
-pub async fn handler(
-    state: &State,
-    event: LambdaEvent<serde_json::Value>,
-) -> Result<serde_json::Value, TickFailure> {
-    run_tick(state, event.payload, &event.context.request_id).await
-}
-
 /// Runs one tick and records it in the ledger.
 ///
 /// # Errors
 /// See [`TickFailure`].
 pub async fn run_tick(
-    state: &State,
+    state: &Orchestrator,
     input: serde_json::Value,
     request_id: &str,
 ) -> Result<serde_json::Value, TickFailure> {

@@ -6,12 +6,11 @@
 pub mod pack;
 pub mod store;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
+use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::ScheduleTaskPayload;
-use shared::runner::{Counts, Job, RunContext, Runner};
 use shared::task::TaskName;
 use sqlx::PgPool;
 
@@ -61,38 +60,25 @@ impl Job for ScheduleTask {
     }
 }
 
-/// What the function builds once at init.
-#[derive(Debug, Clone)]
-pub struct State {
-    pub runner: Runner,
-    pub job: ScheduleTask,
-}
+impl WorkerJob for ScheduleTask {
+    type Config = Config;
 
-impl State {
-    /// Builds the pool and the SQS client.
-    ///
-    /// # Errors
-    /// The database URL cannot be parsed.
-    pub async fn new(config: &Config) -> Result<Self, sqlx::Error> {
-        let pool = shared::db::connect_lazy(
-            &config.worker.database_url,
-            config.worker.database_max_connections,
-        )?;
-        let sqs = shared::aws::sqs_client().await;
-        Ok(State {
-            runner: Runner::new(pool.clone(), sqs, &config.worker),
-            job: ScheduleTask::new(pool),
-        })
+    fn config_from_env() -> Result<Config, ConfigErrors> {
+        Config::from_env()
+    }
+
+    fn worker_config(config: &Config) -> &WorkerConfig {
+        &config.worker
+    }
+
+    fn build(
+        _: &Config,
+        pool: PgPool,
+        _: aws_sdk_sqs::Client,
+    ) -> Result<Self, lambda_runtime::Error> {
+        Ok(ScheduleTask::new(pool))
     }
 }
 
-/// The Lambda handler: one batch of SQS records in, the records to retry out.
-///
-/// # Errors
-/// Only when a record has no message id (the whole batch is then retried).
-pub async fn handler(
-    state: &State,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    state.runner.handle(&state.job, event).await
-}
+/// The Lambda function: the batch runner with this job.
+pub type Function = Worker<ScheduleTask>;

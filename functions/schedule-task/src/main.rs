@@ -1,9 +1,4 @@
-use lambda_runtime::{Error, service_fn};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init_tracing("info");
-    let config = schedule_task::Config::from_env()?;
-    let state = schedule_task::State::new(&config).await?;
-    lambda_runtime::run(service_fn(|event| schedule_task::handler(&state, event))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::jobs::worker::serve::<schedule_task::Function>().await
 }

@@ -7,13 +7,12 @@
 pub mod engine;
 pub mod store;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
+use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::UnifiedSchedulePayload;
-use shared::runner::{Counts, Job, RunContext, Runner};
 use shared::task::TaskName;
 use sqlx::PgPool;
 
@@ -85,47 +84,26 @@ impl Job for UnifiedSchedule {
     }
 }
 
-/// Why the function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error("DATABASE_URL cannot be used: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("ENCRYPTION_MASTER_KEY cannot be used: {0}")]
-    MasterKey(#[from] EncryptionError),
-}
+impl WorkerJob for UnifiedSchedule {
+    type Config = Config;
 
-/// What the function builds once at init.
-#[derive(Debug, Clone)]
-pub struct State {
-    pub runner: Runner,
-    pub job: UnifiedSchedule,
-}
+    fn config_from_env() -> Result<Config, ConfigErrors> {
+        Config::from_env()
+    }
 
-impl State {
-    /// Builds the pool and the SQS client, and derives the master key.
-    ///
-    /// # Errors
-    /// See [`InitError`].
-    pub async fn new(config: &Config) -> Result<Self, InitError> {
-        let pool = shared::db::connect_lazy(
-            &config.worker.database_url,
-            config.worker.database_max_connections,
-        )?;
-        let sqs = shared::aws::sqs_client().await;
-        Ok(State {
-            runner: Runner::new(pool.clone(), sqs, &config.worker),
-            job: UnifiedSchedule::new(pool, config.master_key.as_ref())?,
-        })
+    fn worker_config(config: &Config) -> &WorkerConfig {
+        &config.worker
+    }
+
+    fn build(
+        config: &Config,
+        pool: PgPool,
+        _: aws_sdk_sqs::Client,
+    ) -> Result<Self, lambda_runtime::Error> {
+        UnifiedSchedule::new(pool, config.master_key.as_ref())
+            .map_err(|err| format!("ENCRYPTION_MASTER_KEY cannot be used: {err}").into())
     }
 }
 
-/// The Lambda handler: one batch of SQS records in, the records to retry out.
-///
-/// # Errors
-/// Only when a record has no message id (the whole batch is then retried).
-pub async fn handler(
-    state: &State,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    state.runner.handle(&state.job, event).await
-}
+/// The Lambda function: the batch runner with this job.
+pub type Function = Worker<UnifiedSchedule>;

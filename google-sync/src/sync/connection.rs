@@ -13,12 +13,12 @@ use uuid::Uuid;
 use super::report::WorkspaceReport;
 use super::state::{self, Checkpoint};
 use crate::calendar_rows::apply_page;
-use crate::encryption::WorkspaceKey;
-use crate::error::{Classify, JobError};
 use crate::event_mapping::{Change, MappingError, Origin, map_event};
 use crate::google::auth::{Session, SessionError};
 use crate::google::client::{GoogleError, ListMode};
-use crate::task::TaskName;
+use shared::encryption::WorkspaceKey;
+use shared::error::{Classify, JobError};
+use shared::task::TaskName;
 
 /// One enabled inbound connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

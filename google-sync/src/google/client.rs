@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::GoogleConfig;
-use crate::backoff;
-use crate::error::ErrorKind;
 use crate::event_mapping::GoogleEvent;
+use shared::error::ErrorKind;
+use shared::jobs::backoff;
 
 /// First pause between attempts; doubles per attempt.
 const RETRY_BASE: Duration = Duration::from_millis(500);

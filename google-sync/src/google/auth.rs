@@ -9,8 +9,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::client::{CallStats, EventsPage, GoogleClient, GoogleError, ListMode};
-use crate::config::Secret;
-use crate::error::{Classify, ErrorKind, JobError};
+use shared::config::Secret;
+use shared::error::{Classify, ErrorKind, JobError};
 
 /// A token is refreshed before use when it expires within this margin.
 const REFRESH_MARGIN: chrono::Duration = chrono::Duration::minutes(5);

@@ -23,16 +23,17 @@ use uuid::Uuid;
 
 use self::connection::{Budget, Connection, Finish, SyncKind, Target, connections_of};
 use self::report::{Failure, WorkspaceReport};
-use crate::config::{ConfigErrors, Env, Secret, WorkerConfig};
-use crate::encryption::{self, MasterKey};
-use crate::error::{Classify, ErrorKind, JobError};
 use crate::google::GoogleConfig;
 use crate::google::auth::{Session, SessionError, active_tokens};
 use crate::google::client::{GoogleClient, GoogleError};
-use crate::payload::{CalendarFullSyncPayload, CalendarSyncPayload, TaskPayload};
-use crate::producer::{OutgoingMessage, send_batches};
-use crate::runner::{Counts, Job, RunContext};
-use crate::task::TaskName;
+use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
+use shared::encryption::{self, MasterKey};
+use shared::error::{Classify, ErrorKind, JobError};
+use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::jobs::worker::WorkerJob;
+use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload, TaskPayload};
+use shared::producer::{OutgoingMessage, send_batches};
+use shared::task::TaskName;
 
 /// The settings of both sync workers.
 #[derive(Debug, Clone)]
@@ -289,37 +290,23 @@ impl Syncer {
     }
 }
 
-/// What a sync function builds once at init: its runner and its job.
-#[derive(Debug, Clone)]
-pub struct SyncWorker<P> {
-    pub runner: crate::runner::Runner,
-    pub job: SyncJob<P>,
-}
+impl<P: SyncPayload> WorkerJob for SyncJob<P> {
+    type Config = SyncConfig;
 
-impl<P: SyncPayload> SyncWorker<P> {
-    /// Builds the pool, the SQS and Google clients, and derives the master key.
-    ///
-    /// # Errors
-    /// See [`InitError`].
-    pub async fn new(config: &SyncConfig) -> Result<Self, InitError> {
-        let worker = &config.worker;
-        let pool = crate::db::connect_lazy(&worker.database_url, worker.database_max_connections)?;
-        let sqs = crate::aws::sqs_client().await;
-        Ok(SyncWorker {
-            runner: crate::runner::Runner::new(pool.clone(), sqs.clone(), worker),
-            job: SyncJob::new(Syncer::new(pool, sqs, config)?),
-        })
+    fn config_from_env() -> Result<SyncConfig, ConfigErrors> {
+        SyncConfig::from_env(P::TASK)
     }
 
-    /// The Lambda handler: one batch of SQS records in, the records to retry out.
-    ///
-    /// # Errors
-    /// Only when a record has no message id (the whole batch is then retried).
-    pub async fn handle(
-        &self,
-        event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>,
-    ) -> Result<aws_lambda_events::event::sqs::SqsBatchResponse, lambda_runtime::Error> {
-        self.runner.handle(&self.job, event).await
+    fn worker_config(config: &SyncConfig) -> &WorkerConfig {
+        &config.worker
+    }
+
+    fn build(
+        config: &SyncConfig,
+        pool: PgPool,
+        sqs: aws_sdk_sqs::Client,
+    ) -> Result<Self, lambda_runtime::Error> {
+        Ok(SyncJob::new(Syncer::new(pool, sqs, config)?))
     }
 }
 

@@ -6,7 +6,7 @@ pub mod client;
 
 use std::time::Duration;
 
-use crate::config::{Env, Secret};
+use shared::config::{Env, Secret};
 
 /// Google's production endpoints (DESIGN §7).
 pub const DEFAULT_API_URL: &str = "https://www.googleapis.com/calendar/v3";

@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use google_sync::event_mapping::{Change, MappingError, Origin, TITLE_LIMIT, map_event};
+use google_sync::google::client::EventsPage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::event_mapping::{Change, MappingError, Origin, TITLE_LIMIT, map_event};
-use shared::google::client::EventsPage;
 use shared::payload::{
     CalendarFullSyncPayload, CalendarSyncPayload, PayloadError, ScheduleTaskPayload, TaskPayload,
     UnifiedSchedulePayload,

@@ -19,12 +19,12 @@ use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::backoff;
 use crate::config::WorkerConfig;
-use crate::dead_letter::{self, DeadLetter};
 use crate::error::{ErrorKind, JobError};
-use crate::lease;
-use crate::ledger::{self, Delivery, RunStatus};
+use crate::jobs::backoff;
+use crate::jobs::dead_letter::{self, DeadLetter};
+use crate::jobs::lease;
+use crate::jobs::ledger::{self, Delivery, RunStatus};
 use crate::payload::TaskPayload;
 use crate::task::TaskName;
 

@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use crate::encryption::{EncryptionError, WorkspaceKey};
+use shared::encryption::{EncryptionError, WorkspaceKey};
 
 /// The length a timed event that ends at or before its start is stored with: one minute, the
 /// smallest step the web app's calendar shows and edits. The schema itself allows zero, but a
@@ -248,7 +248,7 @@ impl When {
             }
             let local = NaiveDateTime::parse_from_str(date_time, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
             let zone: Tz = time.time_zone.as_deref()?.parse().ok()?;
-            return Some(When::Timed(crate::time::local_to_utc(zone, local)));
+            return Some(When::Timed(shared::time::local_to_utc(zone, local)));
         }
         NaiveDate::parse_from_str(time.date.as_deref()?, "%Y-%m-%d")
             .ok()

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::google::client::ListMode;
-use crate::task::TaskName;
+use shared::task::TaskName;
 
 /// The stored sync token of `sync_key`, if any.
 ///

@@ -111,7 +111,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     for task in TaskName::ALL {
         let queue_url = std::env::var(task.queue_url_var())
             .with_context(|| format!("{} is not set (source .local/env)", task.queue_url_var()))?;
-        let dlq_url = crate::ops::dead_letter_queue_url(&sqs, &queue_url).await?;
+        let dlq_url = shared::jobs::dead_letter::queue_url_of(&sqs, &queue_url).await?;
         let limit = match task {
             TaskName::CalendarSync | TaskName::ScheduleTask => 10,
             TaskName::CalendarFullSync | TaskName::UnifiedSchedule => 5,
@@ -240,7 +240,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     for worker in &workers {
         let mut line = task_summary(&pool, worker.task, started_at).await?;
         line.received = received[&worker.task].load(Ordering::Relaxed);
-        line.dead_letters = crate::ops::dlq_list(&sqs, Some(&pool), &worker.dlq_url)
+        line.dead_letters = shared::jobs::dead_letter::list(&sqs, Some(&pool), &worker.dlq_url)
             .await?
             .len();
         line.seconds = seconds.get(&worker.task).copied().unwrap_or_default();
@@ -374,7 +374,7 @@ pub fn render(summary: &Summary) -> String {
             ]
         })
         .collect();
-    let mut out = crate::ops::table(
+    let mut out = crate::table::table(
         &[
             "task",
             "messages",

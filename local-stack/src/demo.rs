@@ -12,6 +12,7 @@ use chrono::{DateTime, Days, NaiveTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use shared::config::{Env, WorkerConfig};
+use shared::jobs::worker::Function as _;
 use shared::task::TaskName;
 use shared::time::local_to_utc;
 use sqlx::PgPool;
@@ -177,7 +178,9 @@ pub async fn run() -> anyhow::Result<()> {
         let worker = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
         env.finish(worker)?
     };
-    let state = schedule_task::State::new(&schedule_task::Config { worker }).await?;
+    let function = schedule_task::Function::init(&schedule_task::Config { worker })
+        .await
+        .map_err(|err| anyhow::anyhow!(err))?;
     let pool = crate::connect().await?;
     let sqs = shared::aws::sqs_client().await;
 
@@ -210,10 +213,10 @@ pub async fn run() -> anyhow::Result<()> {
     let source = EventSource::new(sqs.clone(), &queue_url).await?;
     let stats = source
         .drain(Duration::from_secs(60), |event| {
-            let state = &state;
+            let function = &function;
             async move {
                 let event = LambdaEvent::new(event, lambda_context(Duration::from_secs(120)));
-                schedule_task::handler(state, event).await
+                function.handle(event).await
             }
         })
         .await?;
@@ -223,7 +226,7 @@ pub async fn run() -> anyhow::Result<()> {
     );
 
     println!("\n==> runs (jobs.runs)");
-    let runs = shared::ledger::since(&pool, started).await?;
+    let runs = shared::jobs::ledger::since(&pool, started).await?;
     println!(
         "{:<14} {:<38} {:>7}  {:<10} detail",
         "task", "ws_id", "attempt", "status"

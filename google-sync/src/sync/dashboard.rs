@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::report::WorkspaceReport;
-use crate::task::TaskName;
+use shared::task::TaskName;
 
 /// A `running` row older than this was left by a worker that died; it is marked failed.
 const STALE_AFTER: Duration = Duration::from_secs(30 * 60);

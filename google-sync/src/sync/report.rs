@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::calendar_rows::PageCounts;
-use crate::error::ErrorKind;
 use crate::google::client::CallStats;
-use crate::runner::Counts;
+use shared::error::ErrorKind;
+use shared::jobs::runner::Counts;
 
 /// At most this many unreadable event ids are kept for the dashboard.
 const UNREADABLE_IDS_KEPT: usize = 50;

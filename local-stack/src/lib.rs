@@ -1,0 +1,30 @@
+//! The local stand-ins for AWS and Google that `jobs local`, `jobs demo` and the integration
+//! tests run the functions against: a Lambda Runtime API per function ([`runtime_api`]), the SQS
+//! event source mapping ([`event_source`]), a fake Google Calendar ([`fake_google`]), the whole
+//! system end to end ([`local`]) and the demo ([`demo`]).
+
+pub mod demo;
+pub mod event_source;
+pub mod fake_google;
+pub mod local;
+pub mod runtime_api;
+pub mod table;
+
+use anyhow::Context as _;
+use shared::config::{Env, Secret};
+
+/// Connects to `DATABASE_URL`.
+///
+/// # Errors
+/// The variable is missing or the database is unreachable.
+pub async fn connect() -> anyhow::Result<sqlx::PgPool> {
+    let mut env = Env::process();
+    let url = Secret::new(env.required("DATABASE_URL"));
+    env.finish(())?;
+    let pool = shared::db::connect_lazy(&url, 4)?;
+    sqlx::query("SELECT 1")
+        .execute(&pool)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    Ok(pool)
+}
