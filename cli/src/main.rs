@@ -1,8 +1,8 @@
 use clap::{Parser, Subcommand};
 use jobs_cli::ops::{self, RunFilter};
 use local_stack::table;
+use shared::job_kind::JobKind;
 use shared::jobs::dead_letter;
-use shared::task::TaskName;
 use uuid::Uuid;
 
 /// Operate the Tuturuuu background jobs: against AWS, or the local stack when AWS_ENDPOINT_URL
@@ -24,7 +24,7 @@ enum Command {
     /// Validate a payload against the task's type and send it to the task's queue.
     Enqueue {
         /// calendar-sync, calendar-full-sync, schedule-task or unified-schedule.
-        task: TaskName,
+        task: JobKind,
         /// The message body, e.g. '{"ws_id":"…"}'.
         payload: String,
         /// Your idempotency key (default: a fresh one).
@@ -34,7 +34,7 @@ enum Command {
     /// List runs from jobs.runs, newest first.
     Runs {
         #[arg(long)]
-        task: Option<TaskName>,
+        task: Option<JobKind>,
         #[arg(long)]
         ws: Option<Uuid>,
         /// running, succeeded, failed, dead or skipped.
@@ -82,14 +82,14 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum Dlq {
     /// Show the task's dead letters with their group, receive count and last error.
-    List { task: TaskName },
+    List { task: JobKind },
     /// Move the task's dead letters back to its queue.
-    Redrive { task: TaskName },
+    Redrive { task: JobKind },
 }
 
 const STATUSES: [&str; 5] = ["running", "succeeded", "failed", "dead", "skipped"];
 
-fn queue_url(task: TaskName) -> anyhow::Result<String> {
+fn queue_url(task: JobKind) -> anyhow::Result<String> {
     std::env::var(task.queue_url_var())
         .ok()
         .filter(|v| !v.trim().is_empty())

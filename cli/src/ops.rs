@@ -5,12 +5,12 @@
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use shared::job_kind::JobKind;
 use shared::payload::{
-    CalendarFullSyncPayload, CalendarSyncPayload, ScheduleTaskPayload, TaskPayload,
+    CalendarFullSyncPayload, CalendarSyncPayload, JobPayload, ScheduleTaskPayload,
     UnifiedSchedulePayload,
 };
 use shared::producer::OutgoingMessage;
-use shared::task::TaskName;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -19,20 +19,20 @@ use uuid::Uuid;
 /// # Errors
 /// The payload is invalid (the message names the field) or the deduplication id is.
 pub fn prepare(
-    task: TaskName,
+    task: JobKind,
     json: &str,
     deduplication_id: Option<&str>,
 ) -> anyhow::Result<OutgoingMessage> {
-    fn build<P: TaskPayload>(json: &str) -> anyhow::Result<OutgoingMessage> {
+    fn build<P: JobPayload>(json: &str) -> anyhow::Result<OutgoingMessage> {
         let payload =
-            P::parse(json).map_err(|err| anyhow::anyhow!("invalid {} payload: {err}", P::TASK))?;
+            P::parse(json).map_err(|err| anyhow::anyhow!("invalid {} payload: {err}", P::KIND))?;
         Ok(OutgoingMessage::new(&payload)?)
     }
     let message = match task {
-        TaskName::CalendarSync => build::<CalendarSyncPayload>(json)?,
-        TaskName::CalendarFullSync => build::<CalendarFullSyncPayload>(json)?,
-        TaskName::ScheduleTask => build::<ScheduleTaskPayload>(json)?,
-        TaskName::UnifiedSchedule => build::<UnifiedSchedulePayload>(json)?,
+        JobKind::CalendarSync => build::<CalendarSyncPayload>(json)?,
+        JobKind::CalendarFullSync => build::<CalendarFullSyncPayload>(json)?,
+        JobKind::ScheduleTask => build::<ScheduleTaskPayload>(json)?,
+        JobKind::UnifiedSchedule => build::<UnifiedSchedulePayload>(json)?,
     };
     match deduplication_id {
         Some(id) => Ok(message.with_deduplication_id(id)?),
@@ -142,19 +142,19 @@ mod tests {
     #[test]
     fn invalid_payloads_name_the_field() {
         let err = prepare(
-            TaskName::UnifiedSchedule,
+            JobKind::UnifiedSchedule,
             r#"{"ws_id":"0de00000-0000-4000-8000-000000000001","windowDays":200}"#,
             None,
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("windowDays"), "{err}");
-        let err = prepare(TaskName::CalendarSync, r#"{"calendarId":"primary"}"#, None)
+        let err = prepare(JobKind::CalendarSync, r#"{"calendarId":"primary"}"#, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`ws_id` is missing"), "{err}");
         let ok = prepare(
-            TaskName::ScheduleTask,
+            JobKind::ScheduleTask,
             r#"{"ws_id":"0de00000-0000-4000-8000-000000000001"}"#,
             Some("mine"),
         )

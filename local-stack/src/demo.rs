@@ -12,8 +12,8 @@ use chrono::{DateTime, Days, NaiveTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use shared::config::{Env, WorkerConfig};
+use shared::job_kind::JobKind;
 use shared::jobs::worker::Function as _;
-use shared::task::TaskName;
 use shared::time::local_to_utc;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -175,7 +175,7 @@ pub async fn run() -> anyhow::Result<()> {
             "DEAD_LETTER_QUEUE_URL" => Some(dlq.clone()),
             other => std::env::var(other).ok(),
         });
-        let worker = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
+        let worker = WorkerConfig::read(&mut env, JobKind::ScheduleTask);
         env.finish(worker)?
     };
     let function = schedule_task::Function::init(&schedule_task::Config { worker })

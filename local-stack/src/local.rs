@@ -19,7 +19,7 @@ use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, DurationRound as _, Utc};
 use serde::Serialize;
 use serde_json::json;
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -89,7 +89,7 @@ pub struct Summary {
 }
 
 struct Worker {
-    task: TaskName,
+    task: JobKind,
     queue_url: String,
     dlq_url: String,
     limit: usize,
@@ -108,13 +108,13 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         .context("applying migrations")?;
     let sqs = shared::aws::sqs_client().await;
     let mut workers = Vec::new();
-    for task in TaskName::ALL {
+    for task in JobKind::ALL {
         let queue_url = std::env::var(task.queue_url_var())
             .with_context(|| format!("{} is not set (source .local/env)", task.queue_url_var()))?;
         let dlq_url = shared::jobs::dead_letter::queue_url_of(&sqs, &queue_url).await?;
         let limit = match task {
-            TaskName::CalendarSync | TaskName::ScheduleTask => 10,
-            TaskName::CalendarFullSync | TaskName::UnifiedSchedule => 5,
+            JobKind::CalendarSync | JobKind::ScheduleTask => 10,
+            JobKind::CalendarFullSync | JobKind::UnifiedSchedule => 5,
         };
         workers.push(Worker {
             task,
@@ -174,7 +174,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     orchestrator.stop().await?;
 
     let deadline = Instant::now() + options.budget;
-    let received: BTreeMap<TaskName, Arc<AtomicUsize>> = workers
+    let received: BTreeMap<JobKind, Arc<AtomicUsize>> = workers
         .iter()
         .map(|w| (w.task, Arc::new(AtomicUsize::new(0))))
         .collect();
@@ -224,7 +224,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
             }
         })
     };
-    let mut seconds: BTreeMap<TaskName, f64> = BTreeMap::new();
+    let mut seconds: BTreeMap<JobKind, f64> = BTreeMap::new();
     for drain in drains {
         let (task, _, elapsed, result) = drain.await.context("a drain task failed")?;
         result.with_context(|| format!("draining {task}"))?;
@@ -319,7 +319,7 @@ async fn drain(
 
 async fn task_summary(
     pool: &PgPool,
-    task: TaskName,
+    task: JobKind,
     since: DateTime<Utc>,
 ) -> anyhow::Result<TaskSummary> {
     let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::task::TaskName;
+use crate::job_kind::JobKind;
 
 /// A secret string (a database URL with a password, an OAuth secret). `Debug` never shows it.
 #[derive(Clone)]
@@ -173,7 +173,7 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// Reads the worker settings of `task` from `env`.
-    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, task: TaskName) -> Self {
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, task: JobKind) -> Self {
         WorkerConfig {
             database_url: Secret::new(env.required("DATABASE_URL")),
             queue_url: env.required_url(task.queue_url_var()),
@@ -187,7 +187,7 @@ impl WorkerConfig {
     ///
     /// # Errors
     /// Every missing or invalid variable, by name.
-    pub fn from_env(task: TaskName) -> Result<Self, ConfigErrors> {
+    pub fn from_env(task: JobKind) -> Result<Self, ConfigErrors> {
         let mut env = Env::process();
         let config = WorkerConfig::read(&mut env, task);
         env.finish(config)
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn worker_config_names_every_missing_variable() {
         let mut env = env_of(&[("DATABASE_URL", "postgres://localhost/x")]);
-        let config = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
+        let config = WorkerConfig::read(&mut env, JobKind::ScheduleTask);
         let err = env.finish(config).unwrap_err();
         assert_eq!(
             err.0,
@@ -238,7 +238,7 @@ mod tests {
             ("DEAD_LETTER_QUEUE_URL", "http://localhost/q"),
             ("DATABASE_MAX_CONNECTIONS", "many"),
         ]);
-        let config = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
+        let config = WorkerConfig::read(&mut env, JobKind::ScheduleTask);
         let message = env.finish(config).unwrap_err().to_string();
         assert!(
             message.contains("SCHEDULE_TASK_QUEUE_URL is invalid"),
@@ -257,7 +257,7 @@ mod tests {
             ("SCHEDULE_TASK_QUEUE_URL", "http://localhost/q.fifo"),
             ("DEAD_LETTER_QUEUE_URL", "http://localhost/dlq.fifo"),
         ]);
-        let config = WorkerConfig::read(&mut env, TaskName::ScheduleTask);
+        let config = WorkerConfig::read(&mut env, JobKind::ScheduleTask);
         let config = env.finish(config).unwrap();
         assert_eq!(config.database_max_connections, 2);
         assert_eq!(config.deadline_margin, Duration::from_secs(20));

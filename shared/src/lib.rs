@@ -2,7 +2,7 @@
 //!
 //! Each job kind is one Lambda binary in `functions/<kind>` fed by one SQS FIFO queue.
 //!
-//! - The contract, what producers and workers agree on: the job kinds ([`task`]), their
+//! - The contract, what producers and workers agree on: the job kinds ([`job_kind`]), their
 //!   message payloads ([`payload`]) and JSON Schemas ([`schema`]), sending messages
 //!   ([`producer`]), environment settings ([`config`]) and error classes ([`error`]).
 //! - The job framework ([`jobs`]): the batch runner, the run ledger, workspace leases, dead
@@ -16,11 +16,11 @@ pub mod db;
 pub mod encryption;
 pub mod error;
 pub mod hours;
+pub mod job_kind;
 pub mod jobs;
 pub mod payload;
 pub mod producer;
 pub mod schema;
-pub mod task;
 pub mod telemetry;
 pub mod time;
 

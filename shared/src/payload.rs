@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::task::TaskName;
+use crate::job_kind::JobKind;
 
 /// A body that cannot become a payload. Every variant names what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +26,9 @@ pub enum PayloadError {
 }
 
 /// A task's message body.
-pub trait TaskPayload: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {
+pub trait JobPayload: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static {
     /// The task whose queue carries this payload.
-    const TASK: TaskName;
+    const KIND: JobKind;
 
     /// The workspace the message is about (also its `MessageGroupId`).
     fn ws_id(&self) -> Uuid;
@@ -110,8 +110,8 @@ pub struct CalendarSyncPayload {
     pub calendar_id: Option<String>,
 }
 
-impl TaskPayload for CalendarSyncPayload {
-    const TASK: TaskName = TaskName::CalendarSync;
+impl JobPayload for CalendarSyncPayload {
+    const KIND: JobKind = JobKind::CalendarSync;
 
     fn ws_id(&self) -> Uuid {
         self.ws_id
@@ -136,8 +136,8 @@ pub struct CalendarFullSyncPayload {
     pub calendar_id: Option<String>,
 }
 
-impl TaskPayload for CalendarFullSyncPayload {
-    const TASK: TaskName = TaskName::CalendarFullSync;
+impl JobPayload for CalendarFullSyncPayload {
+    const KIND: JobKind = JobKind::CalendarFullSync;
 
     fn ws_id(&self) -> Uuid {
         self.ws_id
@@ -155,8 +155,8 @@ pub struct ScheduleTaskPayload {
     pub ws_id: Uuid,
 }
 
-impl TaskPayload for ScheduleTaskPayload {
-    const TASK: TaskName = TaskName::ScheduleTask;
+impl JobPayload for ScheduleTaskPayload {
+    const KIND: JobKind = JobKind::ScheduleTask;
 
     fn ws_id(&self) -> Uuid {
         self.ws_id
@@ -198,8 +198,8 @@ impl UnifiedSchedulePayload {
     }
 }
 
-impl TaskPayload for UnifiedSchedulePayload {
-    const TASK: TaskName = TaskName::UnifiedSchedule;
+impl JobPayload for UnifiedSchedulePayload {
+    const KIND: JobKind = JobKind::UnifiedSchedule;
 
     fn ws_id(&self) -> Uuid {
         self.ws_id

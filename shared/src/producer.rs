@@ -20,9 +20,9 @@ use uuid::Uuid;
 use crate::aws::describe;
 use crate::config::{ConfigErrors, Env};
 use crate::error::ErrorKind;
+use crate::job_kind::JobKind;
 use crate::jobs::backoff;
-use crate::payload::{PayloadError, TaskPayload};
-use crate::task::TaskName;
+use crate::payload::{JobPayload, PayloadError};
 
 /// `SendMessageBatch` takes at most ten entries.
 pub const MAX_BATCH: usize = 10;
@@ -37,12 +37,9 @@ const RESEND_CAP: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProducerError {
     #[error("invalid {task} payload: {source}")]
-    Payload {
-        task: TaskName,
-        source: PayloadError,
-    },
+    Payload { task: JobKind, source: PayloadError },
     #[error("no queue URL for {task}: set {var}")]
-    NoQueue { task: TaskName, var: &'static str },
+    NoQueue { task: JobKind, var: &'static str },
     #[error("invalid deduplication id {id:?}: {reason}")]
     DeduplicationId { id: String, reason: &'static str },
     #[error(
@@ -71,7 +68,7 @@ impl ProducerError {
 /// One message ready for its task's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
-    pub task: TaskName,
+    pub task: JobKind,
     /// `MessageGroupId`: the payload's `ws_id`.
     pub group_id: String,
     /// `MessageDeduplicationId`; the worker's run ledger also keys idempotency on it.
@@ -88,9 +85,9 @@ impl OutgoingMessage {
     ///
     /// # Errors
     /// The payload fails its validation.
-    pub fn new<P: TaskPayload>(payload: &P) -> Result<Self, ProducerError> {
+    pub fn new<P: JobPayload>(payload: &P) -> Result<Self, ProducerError> {
         let invalid = |source| ProducerError::Payload {
-            task: P::TASK,
+            task: P::KIND,
             source,
         };
         payload.validate().map_err(invalid)?;
@@ -98,9 +95,9 @@ impl OutgoingMessage {
             .map_err(|err| invalid(PayloadError::NotJson(err.to_string())))?;
         let ws_id = payload.ws_id();
         Ok(OutgoingMessage {
-            task: P::TASK,
+            task: P::KIND,
             group_id: ws_id.to_string(),
-            deduplication_id: format!("{}:{ws_id}:{}", P::TASK, Uuid::new_v4().simple()),
+            deduplication_id: format!("{}:{ws_id}:{}", P::KIND, Uuid::new_v4().simple()),
             body,
         })
     }
@@ -133,13 +130,13 @@ impl OutgoingMessage {
 
 /// The four task queues' URLs, from `<TASK>_QUEUE_URL`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueUrls(BTreeMap<TaskName, String>);
+pub struct QueueUrls(BTreeMap<JobKind, String>);
 
 impl QueueUrls {
     /// Reads every task's queue variable; with `required`, a missing one is an error.
     pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, required: bool) -> Self {
         let mut urls = QueueUrls::default();
-        for task in TaskName::ALL {
+        for task in JobKind::ALL {
             let var = task.queue_url_var();
             if required || env.optional(var).is_some() {
                 urls.insert(task, env.required_url(var));
@@ -149,7 +146,7 @@ impl QueueUrls {
     }
 
     /// Sets one task's queue.
-    pub fn insert(&mut self, task: TaskName, url: impl Into<String>) {
+    pub fn insert(&mut self, task: JobKind, url: impl Into<String>) {
         self.0.insert(task, url.into());
     }
 
@@ -157,7 +154,7 @@ impl QueueUrls {
     ///
     /// # Errors
     /// No URL was configured for it.
-    pub fn get(&self, task: TaskName) -> Result<&str, ProducerError> {
+    pub fn get(&self, task: JobKind) -> Result<&str, ProducerError> {
         self.0
             .get(&task)
             .map(String::as_str)
@@ -388,7 +385,7 @@ impl Producer {
     ///
     /// # Errors
     /// An invalid payload, an unconfigured queue, or the send failing.
-    pub async fn enqueue<P: TaskPayload>(&self, payload: &P) -> Result<String, ProducerError> {
+    pub async fn enqueue<P: JobPayload>(&self, payload: &P) -> Result<String, ProducerError> {
         self.send(OutgoingMessage::new(payload)?).await
     }
 
@@ -422,7 +419,7 @@ impl Producer {
         &self,
         messages: Vec<OutgoingMessage>,
     ) -> Result<SendReport, ProducerError> {
-        let mut by_task: BTreeMap<TaskName, Vec<OutgoingMessage>> = BTreeMap::new();
+        let mut by_task: BTreeMap<JobKind, Vec<OutgoingMessage>> = BTreeMap::new();
         for message in messages {
             self.config.queues.get(message.task)?;
             by_task.entry(message.task).or_default().push(message);
@@ -446,7 +443,7 @@ impl Producer {
     /// # Errors
     /// An invalid payload, a time not in the future, no `SCHEDULER_ROLE_ARN`, an unconfigured
     /// queue, or an AWS call failing.
-    pub async fn enqueue_at<P: TaskPayload>(
+    pub async fn enqueue_at<P: JobPayload>(
         &self,
         payload: &P,
         when: DateTime<Utc>,
@@ -509,7 +506,7 @@ impl Producer {
         Ok(name)
     }
 
-    async fn queue_arn(&self, task: TaskName) -> Result<String, ProducerError> {
+    async fn queue_arn(&self, task: JobKind) -> Result<String, ProducerError> {
         let output = self
             .sqs
             .get_queue_attributes()
@@ -548,7 +545,7 @@ mod tests {
             calendar_id: None,
         })
         .unwrap();
-        assert_eq!(message.task, TaskName::CalendarSync);
+        assert_eq!(message.task, JobKind::CalendarSync);
         assert_eq!(message.group_id, ws().to_string());
         assert!(
             message
@@ -595,7 +592,7 @@ mod tests {
     #[test]
     fn missing_queues_name_their_variable() {
         let err = QueueUrls::default()
-            .get(TaskName::UnifiedSchedule)
+            .get(JobKind::UnifiedSchedule)
             .unwrap_err();
         assert!(
             err.to_string().contains("UNIFIED_SCHEDULE_QUEUE_URL"),

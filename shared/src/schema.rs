@@ -1,21 +1,21 @@
 //! JSON Schemas of the payloads, generated from the Rust types and checked in under
 //! `schemas/` so the TypeScript producers validate against the same contract.
 
+use crate::job_kind::JobKind;
 use crate::payload::{
-    CalendarFullSyncPayload, CalendarSyncPayload, ScheduleTaskPayload, TaskPayload,
+    CalendarFullSyncPayload, CalendarSyncPayload, JobPayload, ScheduleTaskPayload,
     UnifiedSchedulePayload,
 };
-use crate::task::TaskName;
 
-fn render<P: TaskPayload>() -> (TaskName, String) {
+fn render<P: JobPayload>() -> (JobKind, String) {
     let schema = schemars::schema_for!(P);
     let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    (P::TASK, format!("{text}\n"))
+    (P::KIND, format!("{text}\n"))
 }
 
 /// Every task's schema as `(task, pretty JSON)`, in catalogue order. The checked-in file is
 /// `schemas/<task>.schema.json`.
-pub fn all() -> Vec<(TaskName, String)> {
+pub fn all() -> Vec<(JobKind, String)> {
     vec![
         render::<CalendarSyncPayload>(),
         render::<CalendarFullSyncPayload>(),
@@ -25,7 +25,7 @@ pub fn all() -> Vec<(TaskName, String)> {
 }
 
 /// The checked-in file name of a task's schema.
-pub fn file_name(task: TaskName) -> String {
+pub fn file_name(task: JobKind) -> String {
     format!("{task}.schema.json")
 }
 

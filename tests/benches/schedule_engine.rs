@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 use unified_schedule::engine::{self, Source};
-use unified_schedule::store;
+use unified_schedule::{apply, inputs};
 use uuid::Uuid;
 
 const ROUNDS: usize = 7;
@@ -104,7 +104,7 @@ async fn run(name: &str, json: &str) -> Figures {
 
     let mut conn = db.pool.acquire().await.unwrap();
     let started = Instant::now();
-    let inputs = store::load(&mut conn, ws, Some(user), days, now)
+    let inputs = inputs::load(&mut conn, ws, Some(user), days, now)
         .await
         .unwrap();
     let load = started.elapsed();
@@ -119,7 +119,7 @@ async fn run(name: &str, json: &str) -> Figures {
     assert_eq!(output, engine::generate(&inputs), "deterministic");
     let started = Instant::now();
     let mut tx = db.pool.begin().await.unwrap();
-    let applied = store::apply(&mut tx, ws, &inputs, &output, None)
+    let applied = apply::apply(&mut tx, ws, &inputs, &output, None)
         .await
         .unwrap();
     tx.commit().await.unwrap();

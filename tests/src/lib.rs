@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::config::{Secret, WorkerConfig};
 use shared::error::JobError;
-use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::payload::ScheduleTaskPayload;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -294,7 +294,7 @@ impl Job for ScriptedJob {
         &self,
         ctx: &RunContext,
         payload: ScheduleTaskPayload,
-    ) -> Result<Counts, JobError> {
+    ) -> Result<RunResult, JobError> {
         tokio::time::sleep(self.delay).await;
         if self.retryable.contains(&payload.ws_id) {
             return Err(JobError::retryable("scripted retryable failure"));
@@ -311,7 +311,7 @@ impl Job for ScriptedJob {
             .execute(&self.pool)
             .await
             .map_err(|err| JobError::retryable(err.to_string()))?;
-        let mut counts = Counts::new();
+        let mut counts = RunResult::new();
         counts.insert("effects".to_owned(), json!(1));
         Ok(counts)
     }

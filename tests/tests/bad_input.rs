@@ -9,7 +9,7 @@ use google_sync::google::client::EventsPage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::payload::{
-    CalendarFullSyncPayload, CalendarSyncPayload, PayloadError, ScheduleTaskPayload, TaskPayload,
+    CalendarFullSyncPayload, CalendarSyncPayload, JobPayload, PayloadError, ScheduleTaskPayload,
     UnifiedSchedulePayload,
 };
 use uuid::Uuid;
@@ -102,7 +102,7 @@ fn body() -> impl Strategy<Value = String> {
     ]
 }
 
-fn check_payload<P: TaskPayload>(body: &str) -> Result<(), TestCaseError> {
+fn check_payload<P: JobPayload>(body: &str) -> Result<(), TestCaseError> {
     match P::parse(body) {
         Ok(payload) => {
             // Accepted: it round-trips and carries no token.

@@ -274,8 +274,8 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
+    use shared::job_kind::LeaseScope::Schedule;
     use shared::jobs::lease::{release, try_acquire};
-    use shared::task::LeaseScope::Schedule;
     let ws = Uuid::new_v4();
     for _ in 0..20 {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());

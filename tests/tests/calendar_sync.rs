@@ -22,10 +22,10 @@ use integration_tests::{
 use local_stack::event_source::lambda_context;
 use serde_json::{Value, json};
 use shared::encryption::MasterKey;
+use shared::job_kind::LeaseScope;
 use shared::jobs::runner::{Runner, deadline_from_epoch_millis};
 use shared::jobs::worker::Function as _;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
-use shared::task::LeaseScope;
 use sqlx::PgPool;
 use uuid::Uuid;
 

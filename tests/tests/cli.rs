@@ -14,9 +14,9 @@ use jobs_cli::ops::{self, RunFilter};
 use local_stack::event_source::EventSource;
 use local_stack::table;
 use serde_json::json;
+use shared::job_kind::JobKind;
 use shared::jobs::dead_letter::{self, DeadLetter};
 use shared::jobs::runner::Runner;
-use shared::task::TaskName;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -149,7 +149,7 @@ async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
     let queues = fifo_queues(&sqs, 30).await;
     let ws = workspace(&pool, Some("UTC")).await;
     let err = ops::prepare(
-        TaskName::UnifiedSchedule,
+        JobKind::UnifiedSchedule,
         &json!({ "ws_id": ws, "windowDays": 91 }).to_string(),
         None,
     )
@@ -164,7 +164,7 @@ async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
     );
 
     let body = json!({ "ws_id": ws, "windowDays": 14 }).to_string();
-    let message = ops::prepare(TaskName::UnifiedSchedule, &body, Some("ops-test-1")).unwrap();
+    let message = ops::prepare(JobKind::UnifiedSchedule, &body, Some("ops-test-1")).unwrap();
     let id = ops::send(&sqs, &queues.queue_url, message).await.unwrap();
     let received = receive(&sqs, &queues.queue_url, 0).await;
     assert_eq!(received.len(), 1);

@@ -14,7 +14,7 @@ use integration_tests::{
 };
 use local_stack::local::{self, Options};
 use serde_json::{Value, json};
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -25,7 +25,7 @@ async fn the_local_system_runs_every_task_end_to_end() {
 
     // A message for a workspace that does not exist: it must end in the DLQ with its error.
     let poison_ws = Uuid::new_v4();
-    let unified_url = std::env::var(TaskName::UnifiedSchedule.queue_url_var()).unwrap();
+    let unified_url = std::env::var(JobKind::UnifiedSchedule.queue_url_var()).unwrap();
     let unified_dlq = shared::jobs::dead_letter::queue_url_of(&sqs, &unified_url)
         .await
         .unwrap();

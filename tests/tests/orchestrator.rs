@@ -13,16 +13,16 @@ use integration_tests::{
 };
 use orchestrator::{FanOutOptions, Orchestrator, Tick, fan_out, run_tick};
 use serde_json::json;
+use shared::job_kind::JobKind;
 use shared::jobs::worker::Function as _;
 use shared::producer::QueueUrls;
-use shared::task::TaskName;
 use sqlx::PgPool;
 
 const TICK: &str = "2026-11-26T18:45:00Z";
 
 async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orchestrator {
     let mut queues = QueueUrls::default();
-    for task in TaskName::ALL {
+    for task in JobKind::ALL {
         queues.insert(task, fifo_queues(&sqs, 30).await.queue_url);
     }
     Orchestrator {
@@ -39,7 +39,7 @@ async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orche
 /// Every message of `task`'s queue, deleted, as (group, deduplication id, body).
 async fn delivered(
     state: &Orchestrator,
-    task: TaskName,
+    task: JobKind,
 ) -> Vec<(String, String, serde_json::Value)> {
     let url = state.queues.get(task).unwrap();
     drain_queue(&state.sqs, url)
@@ -56,7 +56,7 @@ async fn delivered(
 }
 
 /// The message groups (workspaces) of `task`'s queue, deleted.
-async fn delivered_groups(state: &Orchestrator, task: TaskName) -> BTreeSet<String> {
+async fn delivered_groups(state: &Orchestrator, task: JobKind) -> BTreeSet<String> {
     delivered(state, task)
         .await
         .into_iter()
@@ -100,7 +100,7 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
         .await
         .unwrap();
 
-    let messages = delivered(&state, TaskName::CalendarSync).await;
+    let messages = delivered(&state, JobKind::CalendarSync).await;
     assert_eq!(messages.len(), 260, "one message per workspace, no more");
     let groups: BTreeSet<String> = messages.iter().map(|(g, _, _)| g.clone()).collect();
     assert_eq!(groups, expected);
@@ -109,9 +109,9 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
         assert_eq!(body, &json!({ "ws_id": group }));
     }
     for other in [
-        TaskName::CalendarFullSync,
-        TaskName::ScheduleTask,
-        TaskName::UnifiedSchedule,
+        JobKind::CalendarFullSync,
+        JobKind::ScheduleTask,
+        JobKind::UnifiedSchedule,
     ] {
         assert!(
             delivered(&state, other).await.is_empty(),
@@ -144,7 +144,7 @@ async fn schedule_task_reaches_any_active_calendar_token(pool: PgPool) {
         .await
         .unwrap();
 
-    let groups = delivered_groups(&state, TaskName::ScheduleTask).await;
+    let groups = delivered_groups(&state, JobKind::ScheduleTask).await;
     assert_eq!(
         groups,
         BTreeSet::from([google.to_string(), microsoft.to_string()])
@@ -176,13 +176,13 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
 
     // Bypassing the ledger (a retry racing the first run): SQS drops the repeated ids.
     let parsed = Tick::parse(tick("calendar-full-sync"), test_now()).unwrap();
-    let url = state.queues.get(TaskName::CalendarFullSync).unwrap();
+    let url = state.queues.get(JobKind::CalendarFullSync).unwrap();
     let repeat = fan_out::fan_out(&pool, &state.sqs, url, &parsed, state.options)
         .await
         .unwrap();
     assert_eq!(repeat.enqueued, 30, "SQS accepts the duplicates…");
 
-    let messages = delivered(&state, TaskName::CalendarFullSync).await;
+    let messages = delivered(&state, JobKind::CalendarFullSync).await;
     assert_eq!(messages.len(), 30, "…and delivers each workspace once");
 
     // A later tick is new work.
@@ -193,10 +193,7 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        delivered(&state, TaskName::CalendarFullSync).await.len(),
-        30
-    );
+    assert_eq!(delivered(&state, JobKind::CalendarFullSync).await.len(), 30);
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
@@ -228,7 +225,7 @@ async fn unified_schedule_skips_personal_and_unset_timezones(pool: PgPool) {
         .await
         .unwrap();
 
-    let groups = delivered_groups(&state, TaskName::UnifiedSchedule).await;
+    let groups = delivered_groups(&state, JobKind::UnifiedSchedule).await;
     assert_eq!(
         groups,
         BTreeSet::from([berlin.to_string(), two_habits.to_string()])
@@ -273,7 +270,7 @@ async fn failed_batch_entries_are_sent_again(pool: PgPool) {
     assert_eq!(proxy.injected(), 3);
     assert_eq!(proxy.remaining(), 0);
     state.sqs = direct;
-    let groups = delivered_groups(&state, TaskName::CalendarSync).await;
+    let groups = delivered_groups(&state, JobKind::CalendarSync).await;
     assert_eq!(groups, expected, "the dropped entries arrived on retry");
     assert_eq!(result["enqueued"], 25);
     assert_eq!(result["failed"], 0);
@@ -300,7 +297,7 @@ async fn an_unknown_fan_out_is_refused_and_recorded(pool: PgPool) {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].0, "dead");
     assert!(runs[0].1.as_deref().unwrap().contains("send-emails"));
-    for task in TaskName::ALL {
+    for task in JobKind::ALL {
         assert!(delivered(&state, task).await.is_empty());
     }
 }
@@ -320,7 +317,7 @@ async fn the_sample_event_fans_out_through_the_handler(pool: PgPool) {
         .unwrap();
 
     assert_eq!(result["fan_out"], "schedule-task");
-    let messages = delivered(&state, TaskName::ScheduleTask).await;
+    let messages = delivered(&state, JobKind::ScheduleTask).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(
         messages[0].1,

@@ -7,9 +7,9 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName as Attr, QueueAttributeName}
 use chrono::{TimeZone, Utc};
 use integration_tests::{drain_queue, fifo_queues, sqs, system_attribute};
 use serde_json::json;
+use shared::job_kind::JobKind;
 use shared::payload::{CalendarSyncPayload, ScheduleTaskPayload, UnifiedSchedulePayload};
 use shared::producer::{OutgoingMessage, Producer, ProducerConfig, ProducerError, QueueUrls};
-use shared::task::TaskName;
 use uuid::Uuid;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/tuturuuu-jobs-scheduler-enqueue";
@@ -17,7 +17,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/tuturuuu-jobs-scheduler-enque
 async fn producer(role: Option<&str>) -> (Producer, QueueUrls, aws_sdk_sqs::Client) {
     let sqs = sqs().await;
     let mut queues = QueueUrls::default();
-    for task in TaskName::ALL {
+    for task in JobKind::ALL {
         queues.insert(task, fifo_queues(&sqs, 30).await.queue_url);
     }
     let sdk = shared::aws::sdk_config().await;
@@ -44,7 +44,7 @@ async fn enqueue_sends_the_payload_to_its_task_queue() {
         .await
         .unwrap();
 
-    let messages = drain_queue(&sqs, queues.get(TaskName::CalendarSync).unwrap()).await;
+    let messages = drain_queue(&sqs, queues.get(JobKind::CalendarSync).unwrap()).await;
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
     assert_eq!(message.message_id(), Some(id.as_str()));
@@ -63,9 +63,9 @@ async fn enqueue_sends_the_payload_to_its_task_queue() {
         json!({ "ws_id": ws, "calendarId": "team@example.com" })
     );
     for other in [
-        TaskName::CalendarFullSync,
-        TaskName::ScheduleTask,
-        TaskName::UnifiedSchedule,
+        JobKind::CalendarFullSync,
+        JobKind::ScheduleTask,
+        JobKind::UnifiedSchedule,
     ] {
         assert!(
             drain_queue(&sqs, queues.get(other).unwrap())
@@ -88,7 +88,7 @@ async fn a_callers_idempotency_key_makes_resends_harmless() {
             .unwrap();
         producer.send(message).await.unwrap();
     }
-    let messages = drain_queue(&sqs, queues.get(TaskName::ScheduleTask).unwrap()).await;
+    let messages = drain_queue(&sqs, queues.get(JobKind::ScheduleTask).unwrap()).await;
     assert_eq!(messages.len(), 1);
 }
 
@@ -117,7 +117,7 @@ async fn enqueue_many_batches_by_task() {
     assert_eq!(report.sent, 23);
     assert_eq!(report.calls, 2 + 1);
     assert!(report.failed.is_empty());
-    for task in [TaskName::ScheduleTask, TaskName::UnifiedSchedule] {
+    for task in [JobKind::ScheduleTask, JobKind::UnifiedSchedule] {
         let received = drain_queue(&sqs, queues.get(task).unwrap()).await;
         let mut groups: Vec<String> = received
             .iter()
@@ -186,7 +186,7 @@ async fn enqueue_at_creates_a_one_time_schedule_targeting_the_queue() {
     let target = schedule.target().unwrap();
     let queue_arn = sqs
         .get_queue_attributes()
-        .queue_url(queues.get(TaskName::UnifiedSchedule).unwrap())
+        .queue_url(queues.get(JobKind::UnifiedSchedule).unwrap())
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await

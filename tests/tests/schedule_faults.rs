@@ -337,7 +337,7 @@ impl Suite {
     async fn clean_run(&self, pair: Pair, now: DateTime<Utc>) -> Vec<Shape> {
         match pair.task {
             Task::Unified => {
-                unified_schedule::store::schedule(
+                unified_schedule::schedule_workspace(
                     &self.pool,
                     None,
                     pair.twin,

@@ -18,7 +18,8 @@ use shared::jobs::runner::{Clock, Runner, deadline_from_epoch_millis};
 use shared::jobs::worker::Function as _;
 use sqlx::PgPool;
 use unified_schedule::UnifiedSchedule;
-use unified_schedule::store::{self, Applied};
+use unified_schedule::apply::Applied;
+use unified_schedule::schedule_workspace;
 use uuid::Uuid;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -45,7 +46,7 @@ async fn habit(pool: &PgPool, ws: Uuid, name: &str, minutes: i32, ideal: Option<
 }
 
 async fn run(pool: &PgPool, ws: Uuid, days: u32) -> Result<Applied, shared::error::JobError> {
-    store::schedule(pool, None, ws, None, days, now()).await
+    schedule_workspace(pool, None, ws, None, days, now()).await
 }
 
 /// An event as compared: title, start, end, locked.
@@ -295,7 +296,7 @@ async fn a_users_tasks_are_scheduled_and_linked(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let applied = store::schedule(&pool, None, ws, Some(user), 7, now())
+    let applied = schedule_workspace(&pool, None, ws, Some(user), 7, now())
         .await
         .unwrap();
     assert_eq!(applied.tasks, 1);
@@ -323,7 +324,7 @@ async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
     habit(&pool, ws, "Meditate", 15, Some("07:00")).await;
     let master = MasterKey::derive(&shared::config::Secret::new("master")).unwrap();
     let key = encrypt_workspace(&pool, ws, &master).await;
-    store::schedule(&pool, Some(&master), ws, None, 7, now())
+    schedule_workspace(&pool, Some(&master), ws, None, 7, now())
         .await
         .unwrap();
     let rows: Vec<(String, bool)> = sqlx::query_as(
@@ -339,7 +340,7 @@ async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
         assert_eq!(key.decrypt(title).unwrap(), "Meditate");
     }
     // Unchanged on a second run even though every ciphertext differs.
-    let again = store::schedule(&pool, Some(&master), ws, None, 7, now())
+    let again = schedule_workspace(&pool, Some(&master), ws, None, 7, now())
         .await
         .unwrap();
     assert_eq!(again.events_unchanged, 7);
@@ -449,7 +450,7 @@ async fn the_schedule_lease_keeps_it_away_from_a_running_schedule_task(pool: PgP
     habit(&pool, ws, "Tea", 15, Some("15:00")).await;
     // schedule-task holds the workspace's `schedule` lease.
     let holder = Uuid::new_v4();
-    let scope = shared::task::LeaseScope::Schedule;
+    let scope = shared::job_kind::LeaseScope::Schedule;
     assert!(
         shared::jobs::lease::try_acquire(&pool, scope, ws, holder, Duration::from_secs(60))
             .await

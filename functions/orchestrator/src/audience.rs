@@ -1,6 +1,6 @@
 //! Which workspaces a fan-out reaches, read in keyset pages (never one unbounded query).
 
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -49,7 +49,7 @@ struct Row {
 /// The database is unreachable.
 pub async fn page(
     pool: &PgPool,
-    task: TaskName,
+    task: JobKind,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
@@ -77,14 +77,14 @@ pub async fn page(
     }
     let (first, next) = match task {
         // Distinct workspaces, not token rows: two tokens must not mean two syncs.
-        TaskName::CalendarSync | TaskName::CalendarFullSync => page_of!(
+        JobKind::CalendarSync | JobKind::CalendarFullSync => page_of!(
             "SELECT DISTINCT ws_id FROM public.calendar_auth_tokens
              WHERE provider = 'google' AND is_active"
         ),
-        TaskName::ScheduleTask => {
+        JobKind::ScheduleTask => {
             page_of!("SELECT DISTINCT ws_id FROM public.calendar_auth_tokens WHERE is_active")
         }
-        TaskName::UnifiedSchedule => page_of!(
+        JobKind::UnifiedSchedule => page_of!(
             "SELECT DISTINCT ws_id FROM public.workspace_habits
              WHERE is_active AND auto_schedule AND deleted_at IS NULL"
         ),
@@ -104,11 +104,11 @@ pub async fn page(
         .collect())
 }
 
-fn skip_reason(task: TaskName, row: &Row) -> Option<SkipReason> {
+fn skip_reason(task: JobKind, row: &Row) -> Option<SkipReason> {
     if row.deleted {
         return Some(SkipReason::Deleted);
     }
-    if task != TaskName::UnifiedSchedule {
+    if task != JobKind::UnifiedSchedule {
         return None;
     }
     let timezone = row.timezone.as_deref().map(str::trim).unwrap_or_default();
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn only_unified_schedule_skips_personal_and_unset_timezones() {
-        let unified = TaskName::UnifiedSchedule;
+        let unified = JobKind::UnifiedSchedule;
         assert_eq!(
             skip_reason(unified, &row(false, Some("Europe/Berlin"), false)),
             None
@@ -152,11 +152,11 @@ mod tests {
             );
         }
         assert_eq!(
-            skip_reason(TaskName::CalendarSync, &row(true, None, false)),
+            skip_reason(JobKind::CalendarSync, &row(true, None, false)),
             None
         );
         assert_eq!(
-            skip_reason(TaskName::CalendarSync, &row(false, None, true)),
+            skip_reason(JobKind::CalendarSync, &row(false, None, true)),
             Some(SkipReason::Deleted)
         );
     }

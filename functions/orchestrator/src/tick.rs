@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 
 /// What EventBridge Scheduler sends:
 /// `{"fan_out": "<task>", "scheduled_at": "<aws.scheduler.scheduled-time>"}`.
@@ -15,7 +15,7 @@ struct Input {
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tick {
-    pub task: TaskName,
+    pub task: JobKind,
     /// The schedule's time, not the invocation's: a retried or late invocation of the same
     /// tick carries the same value, so its messages get the same deduplication ids.
     pub scheduled_at: DateTime<Utc>,
@@ -46,7 +46,7 @@ impl Tick {
         let task = input
             .fan_out
             .ok_or(TickError::MissingFanOut)?
-            .parse::<TaskName>()
+            .parse::<JobKind>()
             .map_err(|err| TickError::UnknownTask(err.to_string()))?;
         let scheduled_at = match input.scheduled_at {
             None => now,
@@ -92,7 +92,7 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(tick.task, TaskName::CalendarSync);
+        assert_eq!(tick.task, JobKind::CalendarSync);
         assert_eq!(tick.label(), "2026-11-26T18:45:00Z");
         let ws = uuid::Uuid::nil();
         assert_eq!(

@@ -8,10 +8,10 @@ pub mod store;
 
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
-use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::job_kind::JobKind;
+use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::ScheduleTaskPayload;
-use shared::task::TaskName;
 use sqlx::PgPool;
 
 /// The function's settings.
@@ -27,7 +27,7 @@ impl Config {
     /// A missing or invalid variable.
     pub fn from_env() -> Result<Self, ConfigErrors> {
         Ok(Config {
-            worker: WorkerConfig::from_env(TaskName::ScheduleTask)?,
+            worker: WorkerConfig::from_env(JobKind::ScheduleTask)?,
         })
     }
 }
@@ -51,11 +51,11 @@ impl Job for ScheduleTask {
         &self,
         ctx: &RunContext,
         payload: ScheduleTaskPayload,
-    ) -> Result<Counts, JobError> {
+    ) -> Result<RunResult, JobError> {
         let summary = store::reschedule(&self.pool, payload.ws_id, ctx.now).await?;
         match serde_json::to_value(summary) {
             Ok(serde_json::Value::Object(counts)) => Ok(counts),
-            _ => Ok(Counts::new()),
+            _ => Ok(RunResult::new()),
         }
     }
 }

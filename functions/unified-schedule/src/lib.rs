@@ -1,19 +1,27 @@
-//! `unified-schedule`: smart scheduling of one workspace per SQS message (reference §7).
+//! `unified-schedule`: smart scheduling of one workspace per SQS message (design §10.1).
 //!
-//! Fed by `<stack>-unified-schedule.fifo`. [`store`] loads the workspace's habits (and, with a
-//! `user_id`, that user's tasks), runs the pure [`engine`], and applies the result in one
-//! transaction under the workspace's `schedule` lease.
+//! Fed by `<stack>-unified-schedule.fifo`. The use case, [`schedule_workspace`], loads the
+//! workspace's habits (and, with a `user_id`, that user's tasks) through [`inputs`], runs the
+//! pure [`engine`], and writes the result through [`apply`], in one transaction under the
+//! workspace's `schedule` lease.
 
+pub mod apply;
 pub mod engine;
-pub mod store;
+pub mod inputs;
+
+use apply::Applied;
+use chrono::{DateTime, Utc};
+use shared::encryption::workspace_key;
+use shared::error::Classify;
+use uuid::Uuid;
 
 use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
-use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::job_kind::JobKind;
+use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::UnifiedSchedulePayload;
-use shared::task::TaskName;
 use sqlx::PgPool;
 
 /// The function's settings.
@@ -32,7 +40,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigErrors> {
         let mut env = Env::process();
         let config = Config {
-            worker: WorkerConfig::read(&mut env, TaskName::UnifiedSchedule),
+            worker: WorkerConfig::read(&mut env, JobKind::UnifiedSchedule),
             master_key: env.optional("ENCRYPTION_MASTER_KEY").map(Secret::new),
         };
         env.finish(config)
@@ -66,9 +74,9 @@ impl Job for UnifiedSchedule {
         &self,
         ctx: &RunContext,
         payload: UnifiedSchedulePayload,
-    ) -> Result<Counts, JobError> {
+    ) -> Result<RunResult, JobError> {
         let window = u32::try_from(payload.window_days().clamp(7, 90)).unwrap_or(30);
-        let applied = store::schedule(
+        let applied = schedule_workspace(
             &self.pool,
             self.master_key.as_ref(),
             ctx.ws_id,
@@ -79,7 +87,7 @@ impl Job for UnifiedSchedule {
         .await?;
         match serde_json::to_value(applied) {
             Ok(serde_json::Value::Object(counts)) => Ok(counts),
-            _ => Ok(Counts::new()),
+            _ => Ok(RunResult::new()),
         }
     }
 }
@@ -107,3 +115,25 @@ impl WorkerJob for UnifiedSchedule {
 
 /// The Lambda function: the batch runner with this job.
 pub type Function = Worker<UnifiedSchedule>;
+
+/// Loads, schedules and applies for `ws_id` in one transaction: a failure anywhere leaves the
+/// previous schedule as it was.
+///
+/// # Errors
+/// See [`inputs::load`] and [`apply::apply`].
+pub async fn schedule_workspace(
+    pool: &PgPool,
+    master: Option<&MasterKey>,
+    ws_id: Uuid,
+    user_id: Option<Uuid>,
+    window_days: u32,
+    now: DateTime<Utc>,
+) -> Result<Applied, JobError> {
+    let key = workspace_key(pool, master, ws_id).await?;
+    let mut tx = pool.begin().await.retryable("opening a transaction")?;
+    let inputs = inputs::load(&mut tx, ws_id, user_id, window_days, now).await?;
+    let output = engine::generate(&inputs);
+    let applied = apply::apply(&mut tx, ws_id, &inputs, &output, key.as_ref()).await?;
+    tx.commit().await.retryable("committing the schedule")?;
+    Ok(applied)
+}

@@ -18,7 +18,7 @@ use crate::google::auth::{Session, SessionError};
 use crate::google::client::{GoogleError, ListMode};
 use shared::encryption::WorkspaceKey;
 use shared::error::{Classify, JobError};
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 
 /// One enabled inbound connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,10 +79,10 @@ pub enum SyncKind {
 }
 
 impl SyncKind {
-    pub fn task(self) -> TaskName {
+    pub fn job_kind(self) -> JobKind {
         match self {
-            SyncKind::Incremental => TaskName::CalendarSync,
-            SyncKind::Full => TaskName::CalendarFullSync,
+            SyncKind::Incremental => JobKind::CalendarSync,
+            SyncKind::Full => JobKind::CalendarFullSync,
         }
     }
 
@@ -162,7 +162,7 @@ pub async fn sync_connection(
         now,
         ..
     } = target;
-    let task = kind.task();
+    let task = kind.job_kind();
     let sync_key = connection.sync_key();
     let origin = Origin {
         ws_id,

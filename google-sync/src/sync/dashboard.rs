@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::report::WorkspaceReport;
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 
 /// A `running` row older than this was left by a worker that died; it is marked failed.
 const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
@@ -22,7 +22,7 @@ pub async fn open(
     pool: &PgPool,
     ws_id: Uuid,
     triggered_by: Uuid,
-    task: TaskName,
+    task: JobKind,
     window: (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Uuid, sqlx::Error> {
     sqlx::query(

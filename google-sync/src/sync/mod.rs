@@ -29,11 +29,11 @@ use crate::google::client::{GoogleClient, GoogleError};
 use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{self, MasterKey};
 use shared::error::{Classify, ErrorKind, JobError};
-use shared::jobs::runner::{Counts, Job, RunContext};
+use shared::job_kind::JobKind;
+use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::jobs::worker::WorkerJob;
-use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload, TaskPayload};
+use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload, JobPayload};
 use shared::producer::{OutgoingMessage, send_batches};
-use shared::task::TaskName;
 
 /// The settings of both sync workers.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ pub struct SyncConfig {
 
 impl SyncConfig {
     /// Reads the settings of `task` from `env`.
-    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, task: TaskName) -> Self {
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut Env<F>, task: JobKind) -> Self {
         SyncConfig {
             worker: WorkerConfig::read(env, task),
             google: GoogleConfig::read(env),
@@ -63,7 +63,7 @@ impl SyncConfig {
     ///
     /// # Errors
     /// Every missing or invalid variable, by name.
-    pub fn from_env(task: TaskName) -> Result<Self, ConfigErrors> {
+    pub fn from_env(task: JobKind) -> Result<Self, ConfigErrors> {
         let mut env = Env::process();
         let config = SyncConfig::read(&mut env, task);
         env.finish(config)
@@ -168,7 +168,7 @@ impl Syncer {
         let actor = creator.or_else(|| plan.first().map(|(token, _)| token.user_id));
         let dashboard_id = match actor {
             Some(actor) => Some(
-                dashboard::open(pool, ws_id, actor, kind.task(), kind.window(now))
+                dashboard::open(pool, ws_id, actor, kind.job_kind(), kind.window(now))
                     .await
                     .retryable("opening the sync dashboard row")?,
             ),
@@ -294,7 +294,7 @@ impl<P: SyncPayload> WorkerJob for SyncJob<P> {
     type Config = SyncConfig;
 
     fn config_from_env() -> Result<SyncConfig, ConfigErrors> {
-        SyncConfig::from_env(P::TASK)
+        SyncConfig::from_env(<P as JobPayload>::KIND)
     }
 
     fn worker_config(config: &SyncConfig) -> &WorkerConfig {
@@ -311,7 +311,7 @@ impl<P: SyncPayload> WorkerJob for SyncJob<P> {
 }
 
 /// The payload of a sync task.
-pub trait SyncPayload: TaskPayload {
+pub trait SyncPayload: JobPayload {
     const KIND: SyncKind;
 
     /// The payload's `calendarId`.
@@ -364,11 +364,11 @@ impl<P> SyncJob<P> {
 impl<P: SyncPayload> Job for SyncJob<P> {
     type Payload = P;
 
-    async fn run(&self, ctx: &RunContext, payload: P) -> Result<Counts, JobError> {
+    async fn run(&self, ctx: &RunContext, payload: P) -> Result<RunResult, JobError> {
         let report = self
             .syncer
             .sync_workspace(
-                P::KIND,
+                <P as SyncPayload>::KIND,
                 ctx.ws_id,
                 payload.calendar(),
                 ctx.deadline,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::calendar_rows::PageCounts;
 use crate::google::client::CallStats;
 use shared::error::ErrorKind;
-use shared::jobs::runner::Counts;
+use shared::jobs::runner::RunResult;
 
 /// At most this many unreadable event ids are kept for the dashboard.
 const UNREADABLE_IDS_KEPT: usize = 50;
@@ -102,7 +102,7 @@ impl WorkspaceReport {
     }
 
     /// The counts recorded in the run's result.
-    pub fn counts(&self) -> Counts {
+    pub fn counts(&self) -> RunResult {
         let failures: Vec<Value> = self
             .failures
             .iter()
@@ -126,7 +126,7 @@ impl WorkspaceReport {
         });
         match value {
             Value::Object(map) => map,
-            _ => Counts::new(),
+            _ => RunResult::new(),
         }
     }
 }

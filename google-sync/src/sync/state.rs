@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::google::client::ListMode;
-use shared::task::TaskName;
+use shared::job_kind::JobKind;
 
 /// The stored sync token of `sync_key`, if any.
 ///
@@ -87,7 +87,7 @@ pub async fn checkpoint(
     pool: &PgPool,
     ws_id: Uuid,
     sync_key: &str,
-    task: TaskName,
+    task: JobKind,
 ) -> Result<Option<Checkpoint>, sqlx::Error> {
     type Row = (
         Option<String>,
@@ -129,7 +129,7 @@ pub async fn save_checkpoint(
     conn: &mut PgConnection,
     ws_id: Uuid,
     sync_key: &str,
-    task: TaskName,
+    task: JobKind,
     checkpoint: &Checkpoint,
 ) -> Result<(), sqlx::Error> {
     let (sync_token, time_min, time_max) = match &checkpoint.mode {
@@ -166,7 +166,7 @@ pub async fn clear_checkpoint(
     conn: &mut PgConnection,
     ws_id: Uuid,
     sync_key: &str,
-    task: TaskName,
+    task: JobKind,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "DELETE FROM jobs.sync_checkpoints WHERE ws_id = $1 AND sync_key = $2 AND task = $3",

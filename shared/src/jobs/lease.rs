@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::task::LeaseScope;
+use crate::job_kind::LeaseScope;
 
 /// Tries to take the `scope` lease of `ws_id` for `ttl`. Returns whether `holder` now holds it.
 ///

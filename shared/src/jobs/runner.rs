@@ -21,28 +21,28 @@ use uuid::Uuid;
 
 use crate::config::WorkerConfig;
 use crate::error::{ErrorKind, JobError};
+use crate::job_kind::JobKind;
 use crate::jobs::backoff;
 use crate::jobs::dead_letter::{self, DeadLetter};
 use crate::jobs::lease;
 use crate::jobs::ledger::{self, Delivery, RunStatus};
-use crate::payload::TaskPayload;
-use crate::task::TaskName;
+use crate::payload::JobPayload;
 
-/// The counts a job reports; they go into the run's `result` next to `ws_id`, `success` and
-/// `now`.
-pub type Counts = Map<String, Value>;
+/// What a job reports about its run (counts, status); it goes into the run's `result` next to
+/// `ws_id`, `success` and `now`.
+pub type RunResult = Map<String, Value>;
 
-/// One task's work on one validated payload.
+/// One job kind's work on one validated payload.
 pub trait Job: Send + Sync {
-    /// The message body type; its `TASK` names the task.
-    type Payload: TaskPayload;
+    /// The message body type; its `KIND` names the job kind.
+    type Payload: JobPayload;
 
     /// Does the work for one message.
     fn run(
         &self,
         ctx: &RunContext,
         payload: Self::Payload,
-    ) -> impl Future<Output = Result<Counts, JobError>> + Send;
+    ) -> impl Future<Output = Result<RunResult, JobError>> + Send;
 }
 
 /// What a job knows about the delivery it is working on.
@@ -252,7 +252,7 @@ impl Runner {
                 }
             }
             log_record(
-                J::Payload::TASK,
+                J::Payload::KIND,
                 &message_id,
                 ws_id,
                 attempt_of(record),
@@ -270,12 +270,12 @@ impl Runner {
         message_id: &str,
         deadline: Option<SystemTime>,
     ) -> (Outcome, Option<Uuid>) {
-        let task = J::Payload::TASK;
+        let task = J::Payload::KIND;
         let parsed = match record.body.as_deref() {
             Some(body) => J::Payload::parse(body),
             None => Err(crate::payload::PayloadError::NoBody),
         };
-        let ws_id = parsed.as_ref().ok().map(TaskPayload::ws_id);
+        let ws_id = parsed.as_ref().ok().map(JobPayload::ws_id);
         let delivery = Delivery {
             task: task.as_str(),
             ws_id,
@@ -381,7 +381,7 @@ impl Runner {
         delivery: &Delivery,
         run_id: Uuid,
         now: DateTime<Utc>,
-        counts: Counts,
+        counts: RunResult,
     ) -> Outcome {
         let mut result = Map::new();
         result.insert("ws_id".to_owned(), json!(delivery.ws_id));
@@ -551,7 +551,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 }
 
 fn log_record(
-    task: TaskName,
+    task: JobKind,
     message_id: &str,
     ws_id: Option<Uuid>,
     attempt: i32,
