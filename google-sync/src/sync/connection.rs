@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::report::WorkspaceReport;
 use super::state::{self, Checkpoint};
-use crate::calendar_rows::apply_page;
-use crate::event_mapping::{Change, MappingError, Origin, map_event};
+use crate::calendar_rows::{PageCounts, apply_page};
+use crate::event_mapping::{Change, EventRow, MappingError, Origin, map_event};
 use crate::google::auth::{Session, SessionError};
-use crate::google::client::{GoogleError, ListMode};
+use crate::google::client::{EventsPage, GoogleError, ListMode};
 use shared::encryption::WorkspaceKey;
 use shared::error::{Classify, JobError};
 use shared::job_kind::JobKind;
@@ -144,6 +144,33 @@ pub enum Finish {
     Checkpointed,
 }
 
+/// Where a connection's listing stands: how it lists, the page it is at, and how many pages
+/// are written.
+#[derive(Debug, Clone)]
+struct Listing {
+    mode: ListMode,
+    page_token: Option<String>,
+    pages_done: i32,
+}
+
+impl Listing {
+    fn from_start(mode: ListMode) -> Self {
+        Listing {
+            mode,
+            page_token: None,
+            pages_done: 0,
+        }
+    }
+}
+
+/// What one connection sync works on.
+struct ConnectionSync<'a> {
+    target: Target<'a>,
+    connection: &'a Connection,
+    sync_key: String,
+    job_kind: JobKind,
+}
+
 /// Syncs one connection, adding its figures to `report` as pages are written (so a failure
 /// half-way still reports what was done).
 ///
@@ -155,88 +182,141 @@ pub async fn sync_connection(
     connection: &Connection,
     report: &mut WorkspaceReport,
 ) -> Result<Finish, SessionError> {
-    let Target {
-        pool,
-        ws_id,
-        kind,
-        now,
-        ..
-    } = target;
-    let task = kind.job_kind();
-    let sync_key = connection.sync_key();
-    let origin = Origin {
-        ws_id,
-        calendar_id: connection.calendar_id.clone(),
-        source_calendar_id: connection.workspace_calendar_id,
+    let sync = ConnectionSync {
+        target,
+        connection,
+        sync_key: connection.sync_key(),
+        job_kind: target.kind.job_kind(),
     };
-
     let started = Instant::now();
-    let resumed = state::checkpoint(pool, ws_id, &sync_key, task)
-        .await
-        .retryable("reading the sync checkpoint")?;
-    let (mut mode, mut page_token, mut pages_done) = match resumed {
-        Some(checkpoint) => (
-            checkpoint.mode,
-            Some(checkpoint.page_token),
-            checkpoint.pages_done,
-        ),
-        None => {
-            let stored = match kind {
-                SyncKind::Incremental => state::sync_token(pool, ws_id, &sync_key)
-                    .await
-                    .retryable("reading the sync token")?,
-                SyncKind::Full => None,
-            };
-            let mode = stored.map_or_else(|| kind.range(now), ListMode::SyncToken);
-            (mode, None, 0)
-        }
-    };
+    let mut listing = sync.resume().await?;
     report.timings.tokens += started.elapsed();
 
     let mut slowest = Duration::ZERO;
     loop {
         let page_started = Instant::now();
-        report.used_sync_token |= matches!(mode, ListMode::SyncToken(_));
+        report.used_sync_token |= matches!(listing.mode, ListMode::SyncToken(_));
         let listed = session
-            .list_events(&connection.calendar_id, &mode, page_token.as_deref())
+            .list_events(
+                &connection.calendar_id,
+                &listing.mode,
+                listing.page_token.as_deref(),
+            )
             .await;
         report.timings.google += page_started.elapsed();
         let page = match listed {
             Ok(page) => page,
-            Err(SessionError::Google(GoogleError::Gone))
-                if matches!(mode, ListMode::SyncToken(_)) =>
-            {
-                // The token expired: forget it (and any listing that used it) and list the window.
-                report.fallbacks += 1;
-                let mut tx = pool.begin().await.retryable("clearing the sync token")?;
-                state::clear_checkpoint(&mut tx, ws_id, &sync_key, task)
-                    .await
-                    .retryable("clearing the sync checkpoint")?;
-                state::clear_sync_token(&mut tx, ws_id, &sync_key)
-                    .await
-                    .retryable("clearing the sync token")?;
-                tx.commit().await.retryable("clearing the sync token")?;
-                mode = kind.range(now);
-                page_token = None;
-                pages_done = 0;
+            Err(err) => {
+                listing = sync.start_over(listing, err, report).await?;
                 continue;
             }
-            Err(SessionError::Google(
-                GoogleError::Gone | GoogleError::Rejected { status: 400, .. },
-            )) if page_token.is_some() && pages_done > 0 => {
-                // A stored page token Google no longer knows: start this listing over.
-                report.fallbacks += 1;
-                page_token = None;
-                pages_done = 0;
-                if let ListMode::Range { .. } = mode {
-                    mode = kind.range(now);
-                }
-                continue;
-            }
-            Err(err) => return Err(err),
         };
 
         let processing = Instant::now();
+        let (rows, deletes) = sync.map_page(&page, report)?;
+        report.timings.processing += processing.elapsed();
+
+        let writing = Instant::now();
+        listing.pages_done += 1;
+        let counts = sync.write_page(&listing, &page, &rows, &deletes).await?;
+        report.timings.database += writing.elapsed();
+        report.add_page(counts);
+
+        let Some(next) = page.next_page_token else {
+            return Ok(Finish::Done);
+        };
+        slowest = slowest.max(page_started.elapsed());
+        if !target.budget.allows(slowest) {
+            return Ok(Finish::Checkpointed);
+        }
+        listing.page_token = Some(next);
+    }
+}
+
+impl ConnectionSync<'_> {
+    /// Resumes at the stored checkpoint, or starts from the stored sync token (incremental) or
+    /// the kind's window.
+    async fn resume(&self) -> Result<Listing, SessionError> {
+        let Target {
+            pool, ws_id, kind, ..
+        } = self.target;
+        let checkpoint = state::checkpoint(pool, ws_id, &self.sync_key, self.job_kind)
+            .await
+            .retryable("reading the sync checkpoint")?;
+        if let Some(checkpoint) = checkpoint {
+            return Ok(Listing {
+                mode: checkpoint.mode,
+                page_token: Some(checkpoint.page_token),
+                pages_done: checkpoint.pages_done,
+            });
+        }
+        let stored = match kind {
+            SyncKind::Incremental => state::sync_token(pool, ws_id, &self.sync_key)
+                .await
+                .retryable("reading the sync token")?,
+            SyncKind::Full => None,
+        };
+        let mode = stored.map_or_else(|| kind.range(self.target.now), ListMode::SyncToken);
+        Ok(Listing::from_start(mode))
+    }
+
+    /// The listing to go on with after Google refused a page, or the error when nothing can.
+    async fn start_over(
+        &self,
+        listing: Listing,
+        err: SessionError,
+        report: &mut WorkspaceReport,
+    ) -> Result<Listing, SessionError> {
+        let window = self.target.kind.range(self.target.now);
+        match err {
+            SessionError::Google(GoogleError::Gone)
+                if matches!(listing.mode, ListMode::SyncToken(_)) =>
+            {
+                // The token expired: forget it (and any listing that used it) and list the window.
+                report.fallbacks += 1;
+                self.forget_sync_token().await?;
+                Ok(Listing::from_start(window))
+            }
+            SessionError::Google(GoogleError::Gone | GoogleError::Rejected { status: 400, .. })
+                if listing.page_token.is_some() && listing.pages_done > 0 =>
+            {
+                // A stored page token Google no longer knows: start this listing over.
+                report.fallbacks += 1;
+                let mode = match listing.mode {
+                    ListMode::Range { .. } => window,
+                    token => token,
+                };
+                Ok(Listing::from_start(mode))
+            }
+            err => Err(err),
+        }
+    }
+
+    async fn forget_sync_token(&self) -> Result<(), SessionError> {
+        let Target { pool, ws_id, .. } = self.target;
+        let mut tx = pool.begin().await.retryable("clearing the sync token")?;
+        state::clear_checkpoint(&mut tx, ws_id, &self.sync_key, self.job_kind)
+            .await
+            .retryable("clearing the sync checkpoint")?;
+        state::clear_sync_token(&mut tx, ws_id, &self.sync_key)
+            .await
+            .retryable("clearing the sync token")?;
+        tx.commit().await.retryable("clearing the sync token")?;
+        Ok(())
+    }
+
+    /// The page's rows to upsert and event ids to delete; unreadable events are counted and
+    /// named in `report`.
+    fn map_page(
+        &self,
+        page: &EventsPage,
+        report: &mut WorkspaceReport,
+    ) -> Result<(Vec<EventRow>, Vec<String>), SessionError> {
+        let origin = Origin {
+            ws_id: self.target.ws_id,
+            calendar_id: self.connection.calendar_id.clone(),
+            source_calendar_id: self.connection.workspace_calendar_id,
+        };
         let (events, unreadable) = page.events();
         report.events_fetched += (events.len() + unreadable) as u64;
         for _ in 0..unreadable {
@@ -245,7 +325,7 @@ pub async fn sync_connection(
         let mut rows = Vec::with_capacity(events.len());
         let mut deletes = Vec::new();
         for event in &events {
-            match map_event(event, &origin, target.key) {
+            match map_event(event, &origin, self.target.key) {
                 Ok(Change::Upsert(row)) => rows.push(*row),
                 Ok(Change::Delete(id)) => deletes.push(id),
                 Err(MappingError::Encryption { id, source }) => {
@@ -260,59 +340,58 @@ pub async fn sync_connection(
                 }
             }
         }
-        report.timings.processing += processing.elapsed();
+        Ok((rows, deletes))
+    }
 
-        let writing = Instant::now();
+    /// Writes one page in one transaction with what follows it: the next page's checkpoint, or
+    /// after the last page the new sync token.
+    async fn write_page(
+        &self,
+        listing: &Listing,
+        page: &EventsPage,
+        rows: &[EventRow],
+        deletes: &[String],
+    ) -> Result<PageCounts, SessionError> {
+        let Target { pool, ws_id, .. } = self.target;
+        let (key, kind) = (&self.sync_key, self.job_kind);
         let mut tx = pool
             .begin()
             .await
             .retryable("starting the page transaction")?;
+        let calendar_id = &self.connection.calendar_id;
         let counts = apply_page(
             &mut tx,
             ws_id,
-            &connection.calendar_id,
-            &rows,
-            &deletes,
-            connection.sync_deletes,
+            calendar_id,
+            rows,
+            deletes,
+            self.connection.sync_deletes,
         )
         .await
         .retryable("writing a page of events")?;
-        pages_done += 1;
         match &page.next_page_token {
             Some(next) => {
                 let checkpoint = Checkpoint {
-                    mode: mode.clone(),
+                    mode: listing.mode.clone(),
                     page_token: next.clone(),
-                    pages_done,
+                    pages_done: listing.pages_done,
                 };
-                state::save_checkpoint(&mut tx, ws_id, &sync_key, task, &checkpoint)
+                state::save_checkpoint(&mut tx, ws_id, key, kind, &checkpoint)
                     .await
                     .retryable("saving the sync checkpoint")?;
             }
             None => {
-                state::clear_checkpoint(&mut tx, ws_id, &sync_key, task)
+                state::clear_checkpoint(&mut tx, ws_id, key, kind)
                     .await
                     .retryable("clearing the sync checkpoint")?;
                 if let Some(token) = &page.next_sync_token {
-                    state::store_sync_token(&mut tx, ws_id, &sync_key, token)
+                    state::store_sync_token(&mut tx, ws_id, key, token)
                         .await
                         .retryable("storing the sync token")?;
                 }
             }
         }
         tx.commit().await.retryable("committing a page of events")?;
-        report.timings.database += writing.elapsed();
-        report.add_page(counts);
-
-        match page.next_page_token {
-            None => return Ok(Finish::Done),
-            Some(next) => {
-                slowest = slowest.max(page_started.elapsed());
-                if !target.budget.allows(slowest) {
-                    return Ok(Finish::Checkpointed);
-                }
-                page_token = Some(next);
-            }
-        }
+        Ok(counts)
     }
 }
