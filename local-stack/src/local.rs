@@ -107,22 +107,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         .await
         .context("applying migrations")?;
     let sqs = shared::aws::sqs_client().await;
-    let mut workers = Vec::new();
-    for task in JobKind::ALL {
-        let queue_url = std::env::var(task.queue_url_var())
-            .with_context(|| format!("{} is not set (source .local/env)", task.queue_url_var()))?;
-        let dlq_url = shared::jobs::dead_letter::queue_url_of(&sqs, &queue_url).await?;
-        let limit = match task {
-            JobKind::CalendarSync | JobKind::ScheduleTask => 10,
-            JobKind::CalendarFullSync | JobKind::UnifiedSchedule => 5,
-        };
-        workers.push(Worker {
-            task,
-            queue_url,
-            dlq_url,
-            limit,
-        });
-    }
+    let workers = workers(&sqs).await?;
 
     let fake = FakeGoogle::start().await?;
     seed(&pool, &fake, options).await?;
@@ -134,19 +119,58 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         ),
     );
 
-    let mut base_env = stack_env();
-    base_env.extend([
+    let env = function_env(&fake);
+    fire_every_schedule(options, &env, &workers, started_at).await?;
+    let drained = drain_every_queue(options, &sqs, &env, &workers).await?;
+    let summary = summarize(&pool, &sqs, &workers, &drained, started_at).await?;
+    Ok((summary, fake))
+}
+
+/// Every task queue of the local stack, with its DLQ and its function's maximum concurrency.
+async fn workers(sqs: &aws_sdk_sqs::Client) -> anyhow::Result<Vec<Worker>> {
+    let mut workers = Vec::new();
+    for task in JobKind::ALL {
+        let queue_url = std::env::var(task.queue_url_var())
+            .with_context(|| format!("{} is not set (source .local/env)", task.queue_url_var()))?;
+        let dlq_url = shared::jobs::dead_letter::queue_url_of(sqs, &queue_url).await?;
+        let limit = match task {
+            JobKind::CalendarSync | JobKind::ScheduleTask => 10,
+            JobKind::CalendarFullSync | JobKind::UnifiedSchedule => 5,
+        };
+        workers.push(Worker {
+            task,
+            queue_url,
+            dlq_url,
+            limit,
+        });
+    }
+    Ok(workers)
+}
+
+/// What every function binary is started with: the stack's settings and the fake Google.
+fn function_env(fake: &FakeGoogle) -> Vec<(String, String)> {
+    let mut env = stack_env();
+    env.extend([
         ("GOOGLE_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
         ("GOOGLE_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
         ("GOOGLE_CALENDAR_API_URL".to_owned(), fake.api_url.clone()),
         ("GOOGLE_OAUTH_TOKEN_URL".to_owned(), fake.token_url.clone()),
         ("RUST_LOG".to_owned(), "info".to_owned()),
     ]);
+    env
+}
 
-    // Every schedule fires once; a fresh tick per run, so a second run is new work.
-    let mut orchestrator_env = base_env.clone();
-    for worker in &workers {
-        orchestrator_env.push((
+/// Fires every schedule once through the orchestrator binary; a fresh tick per run, so a
+/// second run is new work.
+async fn fire_every_schedule(
+    options: &Options,
+    env: &[(String, String)],
+    workers: &[Worker],
+    tick: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut env = env.to_vec();
+    for worker in workers {
+        env.push((
             worker.task.queue_url_var().to_owned(),
             worker.queue_url.clone(),
         ));
@@ -154,15 +178,16 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     let mut orchestrator = LocalFunction::start(
         &binary(options, "orchestrator")?,
         "orchestrator",
-        &orchestrator_env,
+        &env,
         &options.log_dir.join("orchestrator.log"),
     )
     .await?;
     orchestrator.ready(Duration::from_secs(30)).await?;
-    for worker in &workers {
-        let tick =
-            json!({ "fan_out": worker.task.as_str(), "scheduled_at": started_at.to_rfc3339() });
-        let result = orchestrator.invoke(&tick, Duration::from_secs(300)).await?;
+    for worker in workers {
+        let input = json!({ "fan_out": worker.task.as_str(), "scheduled_at": tick.to_rfc3339() });
+        let result = orchestrator
+            .invoke(&input, Duration::from_secs(300))
+            .await?;
         say(
             options,
             &format!(
@@ -171,22 +196,37 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
             ),
         );
     }
-    orchestrator.stop().await?;
+    orchestrator.stop().await
+}
 
+/// Per job kind: messages handled and the seconds its slowest instance drained for.
+struct Drained {
+    received: BTreeMap<JobKind, Arc<AtomicUsize>>,
+    seconds: BTreeMap<JobKind, f64>,
+}
+
+/// Drains every queue through its function binaries (up to `options.concurrency` instances
+/// each) until the queues are empty or the budget is spent, showing progress.
+async fn drain_every_queue(
+    options: &Options,
+    sqs: &aws_sdk_sqs::Client,
+    env: &[(String, String)],
+    workers: &[Worker],
+) -> anyhow::Result<Drained> {
     let deadline = Instant::now() + options.budget;
     let received: BTreeMap<JobKind, Arc<AtomicUsize>> = workers
         .iter()
         .map(|w| (w.task, Arc::new(AtomicUsize::new(0))))
         .collect();
     let mut drains = Vec::new();
-    for worker in &workers {
-        let mut env = base_env.clone();
+    for worker in workers {
+        let mut env = env.to_vec();
         env.push((
             worker.task.queue_url_var().to_owned(),
             worker.queue_url.clone(),
         ));
         env.push(("DEAD_LETTER_QUEUE_URL".to_owned(), worker.dlq_url.clone()));
-        for instance in 0..options.concurrency.clamp(1, worker.limit) {
+        for _ in 0..options.concurrency.clamp(1, worker.limit) {
             let name = worker.task.as_str();
             let mut function = LocalFunction::start(
                 &binary(options, name)?,
@@ -203,47 +243,67 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
                 let started = Instant::now();
                 let result = drain(&mut function, &source, &counter, deadline).await;
                 let _ = function.stop().await;
-                (task, instance, started.elapsed(), result)
+                (task, started.elapsed(), result)
             }));
         }
     }
 
-    let progress = {
-        let received = received.clone();
-        let show = options.progress;
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                if show {
-                    let line: Vec<String> = received
-                        .iter()
-                        .map(|(task, n)| format!("{task} {}", n.load(Ordering::Relaxed)))
-                        .collect();
-                    eprintln!("  messages handled so far: {}", line.join(", "));
-                }
-            }
-        })
-    };
+    let progress = show_progress(options, &received);
     let mut seconds: BTreeMap<JobKind, f64> = BTreeMap::new();
     for drain in drains {
-        let (task, _, elapsed, result) = drain.await.context("a drain task failed")?;
+        let (task, elapsed, result) = drain.await.context("a drain task failed")?;
         result.with_context(|| format!("draining {task}"))?;
         let slot = seconds.entry(task).or_default();
         *slot = slot.max(elapsed.as_secs_f64());
     }
     progress.abort();
+    Ok(Drained { received, seconds })
+}
 
+/// Prints the messages handled so far every 3 seconds until aborted.
+fn show_progress(
+    options: &Options,
+    received: &BTreeMap<JobKind, Arc<AtomicUsize>>,
+) -> tokio::task::JoinHandle<()> {
+    let received = received.clone();
+    let show = options.progress;
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if show {
+                let line: Vec<String> = received
+                    .iter()
+                    .map(|(task, n)| format!("{task} {}", n.load(Ordering::Relaxed)))
+                    .collect();
+                eprintln!("  messages handled so far: {}", line.join(", "));
+            }
+        }
+    })
+}
+
+/// The summary per job kind, from `jobs.runs` since `started_at` and the queues.
+async fn summarize(
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    workers: &[Worker],
+    drained: &Drained,
+    started_at: DateTime<Utc>,
+) -> anyhow::Result<Summary> {
     let mut summary = Summary {
         started_at,
         ..Summary::default()
     };
-    for worker in &workers {
-        let mut line = task_summary(&pool, worker.task, started_at).await?;
-        line.received = received[&worker.task].load(Ordering::Relaxed);
-        line.dead_letters = shared::jobs::dead_letter::list(&sqs, Some(&pool), &worker.dlq_url)
+    for worker in workers {
+        let mut line = task_summary(pool, worker.task, started_at).await?;
+        line.received = drained.received[&worker.task].load(Ordering::Relaxed);
+        line.dead_letters = shared::jobs::dead_letter::list(sqs, Some(pool), &worker.dlq_url)
             .await?
             .len();
-        line.seconds = seconds.get(&worker.task).copied().unwrap_or_default();
+        line.seconds = drained
+            .seconds
+            .get(&worker.task)
+            .copied()
+            .unwrap_or_default();
         if !EventSource::new(sqs.clone(), &worker.queue_url)
             .await?
             .is_empty()
@@ -253,7 +313,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         }
         summary.tasks.push(line);
     }
-    Ok((summary, fake))
+    Ok(summary)
 }
 
 /// The local stack's settings a function binary needs (`source .local/env`), to start it with.

@@ -346,14 +346,8 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
     let mut suite = Suite::start().await;
     eprintln!("set up in {:.1} s", started.elapsed().as_secs_f64());
     suite.began = Instant::now();
-    let all = 0..WORKSPACES;
 
-    // The first sync of every workspace, fault-free.
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle("none (first sync)", |_: &Suite| "-".to_owned(), 0)
-        .await;
-
+    suite.first_sync().await;
     suite
         .google_faults(
             "Google 5xx",
@@ -372,70 +366,94 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
             [Fault::Slow(Duration::from_millis(1500)); 3],
         )
         .await;
+    suite.sync_tokens_expire().await;
+    suite.access_tokens_expire().await;
+    suite.database_cut_mid_transaction().await;
+    suite.database_down_for_a_while().await;
+    suite.worker_killed_mid_batch().await;
+    suite.duplicate_deliveries().await;
+    suite.grant_revoked().await;
+    suite.bursts().await;
+    suite.fleet.stop().await;
+    suite.assert_no_secret_leaked();
+    eprintln!("\n{}", table(&suite.lines));
+}
 
-    suite.change_calendars(all.clone());
-    suite.fake.expire_sync_tokens();
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+/// The phases of the suite, in the order the test runs them; each ends in [`Suite::settle`].
+impl Suite {
+    /// The first sync of every workspace, fault-free.
+    async fn first_sync(&mut self) {
+        self.enqueue(0..WORKSPACES).await;
+        self.settle("none (first sync)", |_: &Suite| "-".to_owned(), 0)
+            .await;
+    }
+
+    async fn sync_tokens_expire(&mut self) {
+        self.change_calendars(0..WORKSPACES);
+        self.fake.expire_sync_tokens();
+        self.enqueue(0..WORKSPACES).await;
+        self.settle(
             "Google 410 (sync tokens expired)",
             |_: &Suite| format!("{WORKSPACES} tokens"),
             0,
         )
         .await;
-
-    let refreshes = suite.fake.refresh_calls();
-    suite.change_calendars(all.clone());
-    for ws in &suite.workspaces {
-        suite.fake.expire_access_tokens(&ws.account);
     }
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+
+    async fn access_tokens_expire(&mut self) {
+        let refreshes = self.fake.refresh_calls();
+        self.change_calendars(0..WORKSPACES);
+        for ws in &self.workspaces {
+            self.fake.expire_access_tokens(&ws.account);
+        }
+        self.enqueue(0..WORKSPACES).await;
+        self.settle(
             "Google 401 (access tokens expired)",
-            |s: &Suite| format!("{} refreshes", s.fake.refresh_calls() - refreshes),
+            move |s: &Suite| format!("{} refreshes", s.fake.refresh_calls() - refreshes),
             0,
         )
         .await;
+    }
 
-    // A transaction cut while it writes: the page rolls back, no token moves, the retry
-    // converges.
-    let undo = slow_writes(&suite.pool, EVENTS, suite.workspaces[0].id).await;
-    suite.add_events(0, 30);
-    suite.enqueue(0..1).await;
-    let invocation = suite.fleet.invoke_in_background().await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let cut = suite.db.connections_cut();
-    let open = suite.db.cut_all();
-    assert!(open > 0, "no database connection was open to cut");
-    let result = suite.fleet.finish(invocation).await;
-    eprintln!(
-        "invocation with a cut connection: {:?}",
-        result.map(|r| r.to_string())
-    );
-    suite.assert_no_token_ahead().await;
-    sqlx::query(&undo).execute(&suite.pool).await.unwrap();
-    suite
-        .settle(
+    /// A transaction cut while it writes: the page rolls back, no token moves, the retry
+    /// converges.
+    async fn database_cut_mid_transaction(&mut self) {
+        let undo = slow_writes(&self.pool, EVENTS, self.workspaces[0].id).await;
+        self.add_events(0, 30);
+        self.enqueue(0..1).await;
+        let invocation = self.fleet.invoke_in_background().await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let cut = self.db.connections_cut();
+        let open = self.db.cut_all();
+        assert!(open > 0, "no database connection was open to cut");
+        let result = self.fleet.finish(invocation).await;
+        eprintln!(
+            "invocation with a cut connection: {:?}",
+            result.map(|r| r.to_string())
+        );
+        self.assert_no_token_ahead().await;
+        sqlx::query(&undo).execute(&self.pool).await.unwrap();
+        self.settle(
             "database connections cut mid-transaction",
-            |s: &Suite| format!("{} connections", s.db.connections_cut() - cut),
+            move |s: &Suite| format!("{} connections", s.db.connections_cut() - cut),
             0,
         )
         .await;
+    }
 
-    // The database gone for a few seconds while messages arrive.
-    let refused = suite.db.connections_refused();
-    suite.change_calendars(all.clone());
-    suite.db.set_down(true);
-    suite.enqueue(all.clone()).await;
-    let invocation = suite.fleet.invoke_in_background().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    suite.db.set_down(false);
-    let _ = suite.fleet.finish(invocation).await;
-    suite
-        .settle(
+    /// The database gone for a few seconds while messages arrive.
+    async fn database_down_for_a_while(&mut self) {
+        let refused = self.db.connections_refused();
+        self.change_calendars(0..WORKSPACES);
+        self.db.set_down(true);
+        self.enqueue(0..WORKSPACES).await;
+        let invocation = self.fleet.invoke_in_background().await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        self.db.set_down(false);
+        let _ = self.fleet.finish(invocation).await;
+        self.settle(
             "database unavailable for 3 s",
-            |s: &Suite| {
+            move |s: &Suite| {
                 format!(
                     "{} connections refused",
                     s.db.connections_refused() - refused
@@ -444,134 +462,135 @@ async fn faults_leave_postgres_equal_to_google_and_every_message_accounted_for()
             0,
         )
         .await;
+    }
 
-    // The worker killed mid-batch: the batch comes back after the visibility timeout, what was
-    // done is found done, the lease of the killed run does not block its redelivery.
-    let undo = slow_writes(&suite.pool, EVENTS, suite.workspaces[1].id).await;
-    suite.add_events(1, 30);
-    suite.change_calendars(2..WORKSPACES);
-    suite.enqueue(1..WORKSPACES).await;
-    let invocation = suite.fleet.invoke_in_background().await;
-    suite
-        .fleet
-        .kill_first(invocation, Duration::from_millis(700))
-        .await;
-    suite.assert_no_token_ahead().await;
-    sqlx::query(&undo).execute(&suite.pool).await.unwrap();
-    suite
-        .settle(
+    /// The worker killed mid-batch: the batch comes back after the visibility timeout, what was
+    /// done is found done, the lease of the killed run does not block its redelivery.
+    async fn worker_killed_mid_batch(&mut self) {
+        let undo = slow_writes(&self.pool, EVENTS, self.workspaces[1].id).await;
+        self.add_events(1, 30);
+        self.change_calendars(2..WORKSPACES);
+        self.enqueue(1..WORKSPACES).await;
+        let invocation = self.fleet.invoke_in_background().await;
+        self.fleet
+            .kill_first(invocation, Duration::from_millis(700))
+            .await;
+        self.assert_no_token_ahead().await;
+        sqlx::query(&undo).execute(&self.pool).await.unwrap();
+        self.settle(
             "worker killed mid-batch",
             |_: &Suite| "1 process".to_owned(),
             0,
         )
         .await;
+    }
 
-    // The same messages again (a producer retrying, SQS's at-least-once): each found done,
-    // Google not called.
-    suite.change_calendars(all.clone());
-    let mut originals = Vec::new();
-    for ws in &suite.workspaces {
-        let dedup = Uuid::new_v4().to_string();
-        let body = json!({ "ws_id": ws.id }).to_string();
-        originals.push((ws.id.to_string(), dedup.clone(), body.clone()));
-        suite.batch.push(
-            send(
-                &suite.sqs,
-                &suite.queues.queue_url,
-                &ws.id.to_string(),
-                &dedup,
-                &body,
-            )
-            .await,
-        );
-    }
-    suite.fleet.drain().await;
-    let calls = suite.fake.list_calls();
-    // One round at a time: SQS drops a resend whose id is still in the queue.
-    for _ in 0..3 {
-        for (group, dedup, body) in &originals {
-            suite
-                .batch
-                .push(send(&suite.sqs, &suite.queues.queue_url, group, dedup, body).await);
+    /// The same messages again (a producer retrying, SQS's at-least-once): each found done,
+    /// Google not called.
+    async fn duplicate_deliveries(&mut self) {
+        self.change_calendars(0..WORKSPACES);
+        let mut originals = Vec::new();
+        for ws in &self.workspaces {
+            let dedup = Uuid::new_v4().to_string();
+            let body = json!({ "ws_id": ws.id }).to_string();
+            originals.push((ws.id.to_string(), dedup.clone(), body.clone()));
+            self.batch.push(
+                send(
+                    &self.sqs,
+                    &self.queues.queue_url,
+                    &ws.id.to_string(),
+                    &dedup,
+                    &body,
+                )
+                .await,
+            );
         }
-        suite.fleet.drain().await;
-    }
-    suite
-        .settle(
+        self.fleet.drain().await;
+        let calls = self.fake.list_calls();
+        // One round at a time: SQS drops a resend whose id is still in the queue.
+        for _ in 0..3 {
+            for (group, dedup, body) in &originals {
+                self.batch
+                    .push(send(&self.sqs, &self.queues.queue_url, group, dedup, body).await);
+            }
+            self.fleet.drain().await;
+        }
+        self.settle(
             "duplicate deliveries",
             |_: &Suite| format!("{} redeliveries", 3 * WORKSPACES),
             0,
         )
         .await;
-    assert_eq!(
-        suite.fake.list_calls(),
-        calls,
-        "a duplicate delivery called Google"
-    );
+        assert_eq!(
+            self.fake.list_calls(),
+            calls,
+            "a duplicate delivery called Google"
+        );
+    }
 
-    // invalid_grant: that workspace's message is dead with its error, the others succeed.
-    suite.change_calendars(1..WORKSPACES);
-    suite.fake.revoke(&suite.workspaces[0].account);
-    suite.enqueue(all.clone()).await;
-    suite
-        .settle(
+    /// invalid_grant: that workspace's message is dead with its error, the others succeed.
+    async fn grant_revoked(&mut self) {
+        self.change_calendars(1..WORKSPACES);
+        self.fake.revoke(&self.workspaces[0].account);
+        self.enqueue(0..WORKSPACES).await;
+        self.settle(
             "Google invalid_grant (grant revoked)",
             |_: &Suite| "1 account".to_owned(),
             1,
         )
         .await;
-
-    // Bursts: hundreds of messages for one workspace, then one for each of many.
-    suite.change_calendars(1..2);
-    for _ in 0..200 {
-        suite.enqueue(1..2).await;
     }
-    suite
-        .settle(
+
+    /// Hundreds of messages for one workspace, then one for each of many.
+    async fn bursts(&mut self) {
+        self.change_calendars(1..2);
+        for _ in 0..200 {
+            self.enqueue(1..2).await;
+        }
+        self.settle(
             "burst for one workspace",
             |_: &Suite| "200 messages".to_owned(),
             0,
         )
         .await;
-    suite.add_workspaces(120, 3).await;
-    let many = WORKSPACES..suite.workspaces.len();
-    suite.enqueue(many.clone()).await;
-    suite.change_calendars(many.clone());
-    suite.enqueue(many).await;
-    suite
-        .settle(
+        self.add_workspaces(120, 3).await;
+        let many = WORKSPACES..self.workspaces.len();
+        self.enqueue(many.clone()).await;
+        self.change_calendars(many.clone());
+        self.enqueue(many).await;
+        self.settle(
             "burst over many workspaces",
             |_: &Suite| "240 messages".to_owned(),
             0,
         )
         .await;
+    }
 
-    suite.fleet.stop().await;
-
-    // Nothing secret in any log line or message.
-    let log = std::fs::read_to_string(&suite.log).unwrap();
-    assert!(
-        log.matches("record processed").count() >= 400,
-        "the log holds the run"
-    );
-    let mut secrets = suite.fake.tokens_handed_out();
-    secrets.extend([CLIENT_SECRET.to_owned(), DB_PASSWORD.to_owned()]);
-    let sends = suite.sent_through.sends();
-    assert!(!sends.is_empty(), "the worker sent messages (dead letters)");
-    for secret in &secrets {
-        assert!(!log.contains(secret.as_str()), "a secret is in the log");
+    /// No token, client secret or database password in any log line or message the worker
+    /// sent.
+    fn assert_no_secret_leaked(&self) {
+        let log = std::fs::read_to_string(&self.log).unwrap();
         assert!(
-            !sends.iter().any(|s| s.contains(secret.as_str())),
-            "a token went into a queue message"
+            log.matches("record processed").count() >= 400,
+            "the log holds the run"
+        );
+        let mut secrets = self.fake.tokens_handed_out();
+        secrets.extend([CLIENT_SECRET.to_owned(), DB_PASSWORD.to_owned()]);
+        let sends = self.sent_through.sends();
+        assert!(!sends.is_empty(), "the worker sent messages (dead letters)");
+        for secret in &secrets {
+            assert!(!log.contains(secret.as_str()), "a secret is in the log");
+            assert!(
+                !sends.iter().any(|s| s.contains(secret.as_str())),
+                "a token went into a queue message"
+            );
+        }
+        let tokens_seen: HashSet<&str> = secrets.iter().map(String::as_str).collect();
+        assert!(
+            tokens_seen.len() > 2 * WORKSPACES,
+            "tokens were refreshed and checked"
         );
     }
-    let tokens_seen: HashSet<&str> = secrets.iter().map(String::as_str).collect();
-    assert!(
-        tokens_seen.len() > 2 * WORKSPACES,
-        "tokens were refreshed and checked"
-    );
-
-    eprintln!("\n{}", table(&suite.lines));
 }
 
 /// Now in whole minutes, as calendar events are.

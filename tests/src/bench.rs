@@ -1,0 +1,60 @@
+//! Benchmark support: input sizes and throwaway databases.
+
+// Test support: a failed set-up step should stop the test with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use sqlx::PgPool;
+
+/// A benchmark's input size: `var` if set, else `full` under `cargo bench` (which passes
+/// `--bench`) or `smoke` under `cargo test`.
+pub fn bench_size(var: &str, full: usize, smoke: usize) -> usize {
+    match std::env::var(var) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{var} must be a number")),
+        Err(_) if std::env::args().any(|arg| arg == "--bench") => full,
+        Err(_) => smoke,
+    }
+}
+
+/// A freshly created and migrated database for a benchmark. Drop it with [`BenchDatabase::drop`].
+#[derive(Debug)]
+pub struct BenchDatabase {
+    pub pool: PgPool,
+    admin: sqlx::PgConnection,
+    name: String,
+}
+
+impl BenchDatabase {
+    /// Creates `<prefix>_<pid>` next to `DATABASE_URL`'s database and applies the migrations.
+    pub async fn create(prefix: &str, max_connections: u32) -> Self {
+        use sqlx::Connection as _;
+        let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/bench.sh)");
+        let name = format!("{prefix}_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("DATABASE_URL has no database name");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(&format!("{base}/{name}"))
+            .await
+            .unwrap();
+        shared::MIGRATOR.run(&pool).await.unwrap();
+        BenchDatabase { pool, admin, name }
+    }
+
+    /// Closes the pool and drops the database.
+    pub async fn drop(mut self) {
+        self.pool.close().await;
+        // FORCE: a connection the pool is still releasing must not fail the drop.
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+    }
+}
