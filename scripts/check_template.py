@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks that template.yaml and the workspace agree, and that every function and queue keeps
-the rules of DESIGN §1 and §4 that cfn-lint cannot know about. Exits non-zero on any failure."""
+the rules of design §1 and §4 that cfn-lint cannot know about. Exits non-zero on any failure."""
 import json
 import os
 import pathlib
@@ -139,7 +139,7 @@ for name, res in resources.items():
     else:
         check("ApproximateAgeOfOldestMessage" in alarmed.get(name, set()), f"{name}: needs an oldest-message alarm")
 
-# Least privilege (DESIGN §4): each worker may poll only its own queue and send only to its
+# Least privilege (design §1): each worker may poll only its own queue and send only to its
 # own DLQ (and, for the sync workers that continue in a new message, its own queue). No
 # function has inline statements, managed policies or a role of its own, and none may read
 # secrets at run time: they are resolved into its environment at deploy.

@@ -1,5 +1,5 @@
 // Writes shared/fixtures/encryption-vectors.json: values encrypted with Node's crypto the way
-// the web app does (reference §6.7), so the Rust module is tested against another
+// the web app does (design §6), so the Rust module is tested against another
 // implementation, not only against itself. Run: node scripts/encryption_vectors.mjs
 import { createCipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

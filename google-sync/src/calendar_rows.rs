@@ -1,5 +1,5 @@
 //! Writing one page of synced events: `COPY` into a temporary table, then one
-//! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (DESIGN
+//! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (design
 //! §5: set-based, one statement per page). Runs on the caller's transaction, so the page and
 //! the sync token it leads to commit together.
 
@@ -22,7 +22,7 @@ pub struct PageCounts {
 /// Google calendar `calendar_id` of `ws_id`.
 ///
 /// Stored encrypted text is never replaced by plaintext and `is_encrypted` never goes back to
-/// false (reference §6.7); `source_calendar_id` keeps its value when the new one is absent.
+/// false (design §6); `source_calendar_id` keeps its value when the new one is absent.
 /// Rows repeated within the page count once (the last one wins).
 ///
 /// # Errors

@@ -1,4 +1,4 @@
-//! Google Calendar event → `workspace_calendar_events` row (reference §3.2, §6.3, §6.4).
+//! Google Calendar event → `workspace_calendar_events` row (design §6).
 //!
 //! Pure: no I/O. Cancelled events become deletes; the others become rows with Tuturuuu's
 //! colour names, all-day dates at UTC midnight (as the web app stores them), `locked = true`

@@ -1,4 +1,4 @@
-//! Workspace encryption at rest, byte-compatible with the web app (reference §6.7).
+//! Workspace encryption at rest, byte-compatible with the web app (design §6).
 //!
 //! A workspace's data key is 32 random bytes, stored in `workspace_encryption_keys` wrapped
 //! with a key derived from `ENCRYPTION_MASTER_KEY` (scrypt, salt `workspace-key-salt`,

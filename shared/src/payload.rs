@@ -1,4 +1,4 @@
-//! Typed message payloads (DESIGN §3).
+//! Typed message payloads (design §3).
 //!
 //! Field names keep the original TypeScript payloads (`ws_id`, camelCase options) so the web
 //! app can switch producers without renaming. Unknown fields are ignored: changes are additive

@@ -1,4 +1,4 @@
-//! Enqueueing work (DESIGN §3): the producer side, for Rust services and the orchestrator.
+//! Enqueueing work (design §3): the producer side, for Rust services and the orchestrator.
 //!
 //! Every message goes to its task's FIFO queue with `MessageGroupId = ws_id` and an explicit
 //! `MessageDeduplicationId`. Batches of ten go out with `SendMessageBatch`, and entries the

@@ -8,7 +8,8 @@ use chrono_tz::Tz;
 #[error("timezone {0:?} is not a valid IANA zone")]
 pub struct InvalidTimezone(pub String);
 
-/// The zone of a workspace: its IANA `timezone`, or UTC when unset or `auto`.
+/// The zone of a workspace: its IANA `timezone`, or UTC when unset or `auto` (the rule of
+/// `schedule-task`; `unified-schedule` is stricter about `auto`, see its `inputs::zone`).
 ///
 /// # Errors
 /// The column holds something that is neither `auto` nor an IANA zone.

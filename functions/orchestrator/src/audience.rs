@@ -9,7 +9,7 @@ use uuid::Uuid;
 pub enum SkipReason {
     /// `workspaces.deleted`.
     Deleted,
-    /// Personal workspaces need a signed-in user to schedule (reference §7.2).
+    /// Personal workspaces need a signed-in user to schedule (design §11).
     Personal,
     /// Timezone `auto` or unset: there is no local day to schedule into.
     TimezoneUnset,

@@ -67,7 +67,7 @@ impl Tick {
         format!("{}:{}", self.task, self.label())
     }
 
-    /// `<task>:<ws_id>:<tick>`: the message's deduplication id (DESIGN §3).
+    /// `<task>:<ws_id>:<tick>`: the message's deduplication id (design §3).
     pub fn deduplication_id(&self, ws_id: uuid::Uuid) -> String {
         format!("{}:{ws_id}:{}", self.task, self.label())
     }

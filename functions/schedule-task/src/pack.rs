@@ -1,4 +1,4 @@
-//! The legacy auto-schedule's packing, pure and in memory (reference §4.5), with its two fixes:
+//! The legacy auto-schedule's packing, pure and in memory (design §10.2), with its two fixes:
 //! locked and in-progress events are obstacles, and working hours are the workspace's own, in
 //! its timezone.
 //!

@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use shared::error::{Classify, JobError};
 use shared::hours::WeekHours;
-use shared::time::local_to_utc;
+use shared::time::{InvalidTimezone, local_to_utc, workspace_zone};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -68,17 +68,17 @@ pub async fn load(
     })
 }
 
+/// The zone to schedule in. Stricter than [`workspace_zone`], the rule `schedule-task` uses
+/// (`auto`/unset read as UTC): placing habits at the wrong hours of every day is worse than not
+/// placing them, so here `auto`/unset is read as UTC only when the message names a user, the
+/// case where the original took the caller's browser zone (design §10.1).
 fn zone(column: Option<&str>, user_id: Option<Uuid>, ws_id: Uuid) -> Result<Tz, JobError> {
     match column.map(str::trim) {
-        None | Some("") | Some("auto") => match user_id {
-            // The original takes the caller's browser zone here; a queued message has none.
-            Some(_) => Ok(Tz::UTC),
-            None => Err(JobError::permanent(format!(
-                "workspace {ws_id} has timezone `auto`: background scheduling needs a fixed IANA \
-                 zone in workspaces.timezone (or a user_id in the message)"
-            ))),
-        },
-        Some(name) => name.parse::<Tz>().map_err(|_| {
+        None | Some("") | Some("auto") if user_id.is_none() => Err(JobError::permanent(format!(
+            "workspace {ws_id} has timezone `auto`: background scheduling needs a fixed IANA \
+             zone in workspaces.timezone (or a user_id in the message)"
+        ))),
+        column => workspace_zone(column).map_err(|InvalidTimezone(name)| {
             JobError::permanent(format!(
                 "workspace {ws_id} has timezone {name:?}, which is not an IANA zone"
             ))

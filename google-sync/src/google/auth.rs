@@ -1,4 +1,4 @@
-//! Stored Google OAuth tokens and the rules for using them (DESIGN §6): refresh ahead of
+//! Stored Google OAuth tokens and the rules for using them (design §6): refresh ahead of
 //! expiry and once on 401, persist what the refresh returns, deactivate on `invalid_grant`.
 //!
 //! Tokens are read from `calendar_auth_tokens` by the worker, never from a message; `Debug`

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shared::config::{Env, Secret};
 
-/// Google's production endpoints (DESIGN §7).
+/// Google's production endpoints (design §7).
 pub const DEFAULT_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 pub const DEFAULT_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 

@@ -30,7 +30,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The key of its sync token in `calendar_sync_states` (the web app's key, reference §6.3).
+    /// The key of its sync token in `calendar_sync_states` (the web app's key, design §6).
     pub fn sync_key(&self) -> String {
         format!("google:{}:{}", self.auth_token_id, self.calendar_id)
     }

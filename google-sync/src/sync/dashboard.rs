@@ -1,4 +1,4 @@
-//! `calendar_sync_dashboard`: the run log the web app shows (reference §6.2, §8.6). One row per
+//! `calendar_sync_dashboard`: the run log the web app shows (design §6). One row per
 //! workspace sync, `running` → `completed` | `failed` (the values its check constraint allows).
 
 use std::time::Duration;

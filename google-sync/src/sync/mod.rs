@@ -1,5 +1,5 @@
 //! Google Calendar inbound sync of one workspace, shared by `calendar-sync` and
-//! `calendar-full-sync` (DESIGN §2, §6; reference §6.2–§6.4).
+//! `calendar-full-sync` (design §2, §6).
 //!
 //! For every active Google token of the workspace and each of its enabled inbound connections
 //! (or only the payload's `calendarId`), in order: list the calendar page by page and write

@@ -1,4 +1,4 @@
-//! The SQS batch runner every worker uses (DESIGN §4).
+//! The SQS batch runner every worker uses (design §4).
 //!
 //! It takes the raw `SqsEvent` (a typed `SqsEventObj<T>` would fail the whole batch on one bad
 //! body) and returns the partial-batch response, which the event source mapping honours only

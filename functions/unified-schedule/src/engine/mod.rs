@@ -1,4 +1,4 @@
-//! The unified scheduling engine (reference §7.3): pure and in memory. Habits first, in
+//! The unified scheduling engine (design §10.1): pure and in memory. Habits first, in
 //! dependency order, then a user's tasks by priority and deadline; urgent tasks may bump
 //! lower-priority habit events of their day, which are then rebuilt around the task.
 //!

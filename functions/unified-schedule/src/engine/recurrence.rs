@@ -1,4 +1,4 @@
-//! Which local dates a habit occurs on (reference §7.3 phase 1 step 2), evaluated on calendar
+//! Which local dates a habit occurs on (design §10.1), evaluated on calendar
 //! dates so DST never moves an occurrence.
 
 use chrono::{Datelike, Days, NaiveDate};
