@@ -8,11 +8,13 @@
 //! - The job framework ([`jobs`]): the batch runner, the run ledger, workspace leases, dead
 //!   letters, backoff, and the one function shape every `main.rs` uses.
 //! - Shared plumbing: Postgres and AWS clients ([`db`], [`aws`]), logging ([`telemetry`]),
-//!   time-zone and working-hour rules ([`time`], [`hours`]), row encryption ([`encryption`]).
+//!   time-zone and working-hour rules ([`time`], [`hours`]), row encryption ([`encryption`],
+//!   feature `encryption`: only the functions that write titles pay for scrypt and AES).
 
 pub mod aws;
 pub mod config;
 pub mod db;
+#[cfg(feature = "encryption")]
 pub mod encryption;
 pub mod error;
 pub mod hours;

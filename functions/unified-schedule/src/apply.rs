@@ -169,6 +169,27 @@ fn status(applied: &Applied) -> &'static str {
 /// A planned event with the id and (possibly encrypted) title it is written with.
 type Row<'a> = (Uuid, String, &'a Planned);
 
+/// The event columns of `rows`, one array each, for an `UNNEST`.
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    titles: Vec<&'a str>,
+    starts: Vec<DateTime<Utc>>,
+    ends: Vec<DateTime<Utc>>,
+    colors: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(rows: &'a [Row<'_>]) -> Self {
+        Columns {
+            ids: rows.iter().map(|(id, _, _)| *id).collect(),
+            titles: rows.iter().map(|(_, title, _)| title.as_str()).collect(),
+            starts: rows.iter().map(|(_, _, e)| e.start).collect(),
+            ends: rows.iter().map(|(_, _, e)| e.end).collect(),
+            colors: rows.iter().map(|(_, _, e)| e.color.as_str()).collect(),
+        }
+    }
+}
+
 fn minutes(event: &Planned) -> i32 {
     i32::try_from((event.end - event.start).num_minutes()).unwrap_or(i32::MAX)
 }
@@ -250,11 +271,7 @@ async fn move_events(
     if moves.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = moves.iter().map(|(id, _, _)| *id).collect();
-    let titles: Vec<&str> = moves.iter().map(|(_, title, _)| title.as_str()).collect();
-    let starts: Vec<DateTime<Utc>> = moves.iter().map(|(_, _, e)| e.start).collect();
-    let ends: Vec<DateTime<Utc>> = moves.iter().map(|(_, _, e)| e.end).collect();
-    let colors: Vec<&str> = moves.iter().map(|(_, _, e)| e.color.as_str()).collect();
+    let columns = Columns::of(moves);
     let minutes: Vec<i32> = moves.iter().map(|(_, _, e)| minutes(e)).collect();
     sqlx::query(
         "UPDATE public.workspace_calendar_events e
@@ -264,11 +281,11 @@ async fn move_events(
               AS u(id, title, start_at, end_at, color)
          WHERE e.id = u.id",
     )
-    .bind(&ids)
-    .bind(&titles)
-    .bind(&starts)
-    .bind(&ends)
-    .bind(&colors)
+    .bind(&columns.ids)
+    .bind(&columns.titles)
+    .bind(&columns.starts)
+    .bind(&columns.ends)
+    .bind(&columns.colors)
     .bind(encrypted)
     .execute(&mut *conn)
     .await
@@ -277,7 +294,7 @@ async fn move_events(
         "UPDATE public.task_calendar_events t SET scheduled_minutes = u.minutes, updated_at = now()
          FROM UNNEST($1::uuid[], $2::int[]) AS u(id, minutes) WHERE t.event_id = u.id",
     )
-    .bind(&ids)
+    .bind(&columns.ids)
     .bind(&minutes)
     .execute(&mut *conn)
     .await
@@ -295,11 +312,7 @@ async fn insert_events(
     if inserts.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = inserts.iter().map(|(id, _, _)| *id).collect();
-    let titles: Vec<&str> = inserts.iter().map(|(_, title, _)| title.as_str()).collect();
-    let starts: Vec<DateTime<Utc>> = inserts.iter().map(|(_, _, e)| e.start).collect();
-    let ends: Vec<DateTime<Utc>> = inserts.iter().map(|(_, _, e)| e.end).collect();
-    let colors: Vec<&str> = inserts.iter().map(|(_, _, e)| e.color.as_str()).collect();
+    let columns = Columns::of(inserts);
     sqlx::query(
         "INSERT INTO public.workspace_calendar_events
              (id, ws_id, title, description, start_at, end_at, color, locked, is_encrypted)
@@ -308,11 +321,11 @@ async fn insert_events(
               AS u(id, title, start_at, end_at, color)",
     )
     .bind(ws_id)
-    .bind(&ids)
-    .bind(&titles)
-    .bind(&starts)
-    .bind(&ends)
-    .bind(&colors)
+    .bind(&columns.ids)
+    .bind(&columns.titles)
+    .bind(&columns.starts)
+    .bind(&columns.ends)
+    .bind(&columns.colors)
     .bind(encrypted)
     .execute(&mut *conn)
     .await

@@ -27,7 +27,7 @@ fn effective(task: &Task, now: DateTime<Utc>) -> f64 {
     task.priority.score() + urgency(task, now)
 }
 
-/// Schedules every task; returns how many habit events were bumped.
+/// Places every user task (after the habits); returns how many habit events were bumped.
 pub(super) fn schedule_all(run: &mut Run<'_>, habit_order: &[usize], output: &mut Output) -> usize {
     let inputs = run.inputs;
     let now = inputs.now;
@@ -51,12 +51,12 @@ pub(super) fn schedule_all(run: &mut Run<'_>, habit_order: &[usize], output: &mu
     });
     let mut bumped_total = 0;
     for task in tasks {
-        bumped_total += schedule_task(run, task, habit_order, output);
+        bumped_total += place_user_task(run, task, habit_order, output);
     }
     bumped_total
 }
 
-fn schedule_task(
+fn place_user_task(
     run: &mut Run<'_>,
     task: &Task,
     habit_order: &[usize],
