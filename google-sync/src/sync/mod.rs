@@ -294,7 +294,7 @@ impl<P: SyncPayload> WorkerJob for SyncJob<P> {
     type Config = SyncConfig;
 
     fn config_from_env() -> Result<SyncConfig, ConfigErrors> {
-        SyncConfig::from_env(<P as JobPayload>::KIND)
+        SyncConfig::from_env(P::KIND)
     }
 
     fn worker_config(config: &SyncConfig) -> &WorkerConfig {
@@ -312,7 +312,7 @@ impl<P: SyncPayload> WorkerJob for SyncJob<P> {
 
 /// The payload of a sync task.
 pub trait SyncPayload: JobPayload {
-    const KIND: SyncKind;
+    const SYNC: SyncKind;
 
     /// The payload's `calendarId`.
     fn calendar(&self) -> Option<&str>;
@@ -322,7 +322,7 @@ pub trait SyncPayload: JobPayload {
 }
 
 impl SyncPayload for CalendarSyncPayload {
-    const KIND: SyncKind = SyncKind::Incremental;
+    const SYNC: SyncKind = SyncKind::Incremental;
 
     fn calendar(&self) -> Option<&str> {
         self.calendar_id.as_deref()
@@ -334,7 +334,7 @@ impl SyncPayload for CalendarSyncPayload {
 }
 
 impl SyncPayload for CalendarFullSyncPayload {
-    const KIND: SyncKind = SyncKind::Full;
+    const SYNC: SyncKind = SyncKind::Full;
 
     fn calendar(&self) -> Option<&str> {
         self.calendar_id.as_deref()
@@ -368,7 +368,7 @@ impl<P: SyncPayload> Job for SyncJob<P> {
         let report = self
             .syncer
             .sync_workspace(
-                <P as SyncPayload>::KIND,
+                P::SYNC,
                 ctx.ws_id,
                 payload.calendar(),
                 ctx.deadline,
