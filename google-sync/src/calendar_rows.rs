@@ -2,6 +2,11 @@
 //! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (design
 //! §5: set-based, one statement per page). Runs on the caller's transaction, so the page and
 //! the sync token it leads to commit together.
+//!
+//! A stored row whose written columns would not change is left alone (not rewritten, not
+//! counted as updated), so re-listing an unchanged calendar writes nothing. Its
+//! `last_synced_at` therefore says when a sync last wrote the row's content; when a calendar
+//! was last synced is `calendar_sync_states.last_synced_at` (design §6).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +20,8 @@ use crate::event_mapping::EventRow;
 pub struct PageCounts {
     pub inserted: u64,
     pub updated: u64,
+    /// Stored rows already equal to what Google sent: not written.
+    pub unchanged: u64,
     pub deleted: u64,
 }
 
@@ -109,6 +116,22 @@ pub async fn apply_page(
                  last_synced_at = excluded.last_synced_at,
                  sync_status = 'synced',
                  sync_error = NULL
+             -- The same expressions as above, against what is stored: equal means no write.
+             WHERE (CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                         THEN e.title ELSE excluded.title END,
+                    CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                         THEN e.description ELSE excluded.description END,
+                    CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
+                         THEN e.location ELSE excluded.location END,
+                    e.is_encrypted OR excluded.is_encrypted,
+                    coalesce(excluded.source_calendar_id, e.source_calendar_id),
+                    excluded.google_calendar_id, excluded.google_event_id,
+                    excluded.start_at, excluded.end_at, excluded.color, true,
+                    excluded.external_updated_at, 'synced', NULL::text)
+                   IS DISTINCT FROM
+                   (e.title, e.description, e.location, e.is_encrypted, e.source_calendar_id,
+                    e.google_calendar_id, e.google_event_id, e.start_at, e.end_at, e.color,
+                    e.locked, e.external_updated_at, e.sync_status, e.sync_error)
              RETURNING (xmax = 0) AS inserted
          )
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
@@ -118,6 +141,7 @@ pub async fn apply_page(
     .await?;
     counts.inserted = inserted.unsigned_abs();
     counts.updated = updated.unsigned_abs();
+    counts.unchanged = (unique.len() as u64).saturating_sub(counts.inserted + counts.updated);
     Ok(counts)
 }
 

@@ -44,16 +44,20 @@ async fn main() {
     let grant = fake.add_account("bench");
     let now = integration_tests::test_now();
     let start = now - Span::days(80);
-    for i in 0..n {
+    let event = |i: usize, title: String| {
         let mut event = timed_event(
             &format!("event{i:06}_20261201T090000Z"),
-            &format!("Meeting number {i} about the quarterly plan"),
+            &title,
             start + Span::minutes(30 * i as i64),
             25,
         );
         event["description"] = "Agenda: status, risks, next steps. ".repeat(4).into();
         event["location"] = "Room 4.12".into();
-        fake.put_event("bench", "primary", event);
+        event
+    };
+    for i in 0..n {
+        let title = format!("Meeting number {i} about the quarterly plan");
+        fake.put_event("bench", "primary", event(i, title));
     }
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let rows = rows_of(&fake, ws);
@@ -70,9 +74,10 @@ async fn main() {
     let sqs = shared::aws::sqs_client().await;
     let syncer = Syncer::new(pool.clone(), sqs, &config).unwrap();
 
-    let (mut copy, mut new, mut existing, mut wall) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    let (mut copy, mut new, mut existing, mut changed, mut wall) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let edits = (n / 100).max(1);
+    for round in 0..ROUNDS {
         clear(&pool).await;
         copy.push(raw_copy(&pool, &rows, now).await);
         clear(&pool).await;
@@ -82,11 +87,38 @@ async fn main() {
         assert_eq!((first.totals.inserted, first.totals.updated), (n as u64, 0));
         new.push(first.timings.database);
         let again = sync(&syncer, ws, now).await;
-        assert_eq!((again.totals.inserted, again.totals.updated), (0, n as u64));
+        assert_eq!(
+            (
+                again.totals.inserted,
+                again.totals.updated,
+                again.totals.unchanged
+            ),
+            (0, 0, n as u64)
+        );
         existing.push(again.timings.database);
+        // 1% of the events renamed in Google: only those rows are rewritten.
+        for i in (0..n).step_by(n / edits).take(edits) {
+            fake.put_event(
+                "bench",
+                "primary",
+                event(i, format!("Renamed in round {round}")),
+            );
+        }
+        let third = sync(&syncer, ws, now).await;
+        assert_eq!(
+            (third.totals.updated, third.totals.unchanged),
+            (edits as u64, (n - edits) as u64)
+        );
+        changed.push(third.timings.database);
     }
     let pages = n.div_ceil(2500);
-    let (copy, new, existing, wall) = (median(copy), median(new), median(existing), median(wall));
+    let (copy, new, existing, changed, wall) = (
+        median(copy),
+        median(new),
+        median(existing),
+        median(changed),
+        median(wall),
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "ingest benchmark: full sync of {n} events from the fake Google server ({pages} pages), median of {ROUNDS} alternating rounds"
@@ -101,15 +133,24 @@ async fn main() {
         ms(new) / ms(copy)
     );
     println!(
-        "  sync database time, all rows exist   {:>8.1} ms  ({:.2}x COPY)",
+        "  sync database time, all rows stored  {:>8.1} ms  ({:.2}x COPY)",
         ms(existing),
         ms(existing) / ms(copy)
+    );
+    println!(
+        "  sync database time, 1% changed       {:>8.1} ms  ({:.2}x COPY)",
+        ms(changed),
+        ms(changed) / ms(copy)
     );
     println!(
         "  whole first sync (HTTP, JSON, mapping, database) {:>8.1} ms",
         ms(wall)
     );
-    for (rows, time) in [("new", new), ("already stored", existing)] {
+    for (rows, time) in [
+        ("new", new),
+        ("already stored, unchanged", existing),
+        ("already stored, 1% changed", changed),
+    ] {
         println!(
             "| ingest: sync database time vs raw COPY, {n} events, rows {rows} | {:.1} ms vs {:.1} ms | {:.2}× |",
             ms(time),

@@ -77,6 +77,7 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
         PageCounts {
             inserted: 5,
             updated: 0,
+            unchanged: 0,
             deleted: 0
         }
     );
@@ -85,7 +86,8 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
         replay,
         PageCounts {
             inserted: 0,
-            updated: 5,
+            updated: 0,
+            unchanged: 5,
             deleted: 0
         }
     );
@@ -99,7 +101,8 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
         next,
         PageCounts {
             inserted: 1,
-            updated: 2,
+            updated: 1,
+            unchanged: 1,
             deleted: 2
         }
     );
@@ -136,7 +139,11 @@ async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
 
     let plain = row(ws, "s", "Plain title", test_now());
     let counts = page(&pool, ws, &[plain], &[], true).await;
-    assert_eq!(counts.updated, 1);
+    assert_eq!(
+        (counts.updated, counts.unchanged),
+        (0, 1),
+        "plaintext never replaces ciphertext, so nothing changes"
+    );
 
     let rows = stored(&pool, ws).await;
     assert_eq!(rows[0].1, "c2VhbGVk", "ciphertext kept");
@@ -154,4 +161,48 @@ async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
     assert!(result.is_err());
     drop(tx);
     assert!(stored(&pool, ws).await.is_empty());
+}
+
+/// Each row's `xmin` (the transaction that last wrote it) and `last_synced_at`.
+async fn versions(pool: &PgPool, ws: Uuid) -> Vec<(String, String, DateTime<Utc>)> {
+    sqlx::query_as(
+        "SELECT external_event_id, xmin::text, last_synced_at
+         FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn unchanged_rows_are_not_rewritten(pool: PgPool) {
+    let ws = workspace(&pool, None).await;
+    let rows: Vec<EventRow> = (0..3)
+        .map(|i| row(ws, &format!("e{i}"), &format!("Event {i}"), test_now()))
+        .collect();
+    page(&pool, ws, &rows, &[], true).await;
+    let before = versions(&pool, ws).await;
+
+    // Someone unlocked e2 in the web app: the sync puts the lock back, so that row is written.
+    sqlx::query(
+        "UPDATE public.workspace_calendar_events SET locked = false WHERE external_event_id = 'e2'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let after_edit = versions(&pool, ws).await;
+    let mut changed = rows.clone();
+    changed[1].start_at += Duration::minutes(15);
+    let counts = page(&pool, ws, &changed, &[], true).await;
+    assert_eq!((counts.updated, counts.unchanged), (2, 1));
+
+    let after = versions(&pool, ws).await;
+    assert_eq!(after[0], before[0], "an unchanged row keeps its version");
+    assert_ne!(after[1].1, before[1].1, "a moved event is rewritten");
+    assert_ne!(
+        after[2].1, after_edit[2].1,
+        "an unlocked row is locked again"
+    );
+    assert!(stored(&pool, ws).await.iter().all(|r| r.3));
 }

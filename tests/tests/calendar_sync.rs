@@ -594,7 +594,8 @@ async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
             .unwrap();
     assert_eq!(statuses, ["succeeded", "skipped"]);
 
-    // A replay with a new id (a second producer) does the work again, harmlessly.
+    // A replay with a new id (a second producer) does the work again, harmlessly: the rows
+    // are listed again but equal to what is stored, so none is rewritten.
     sqlx::query("DELETE FROM public.calendar_sync_states")
         .execute(&pool)
         .await
@@ -603,8 +604,9 @@ async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
     assert_mirrors(&pool, ws, &fake, "io", "primary").await;
     assert_eq!(
         last_dashboard(&pool, ws).await,
-        ("completed".into(), 0, 8, 0, 1)
+        ("completed".into(), 0, 0, 0, 1)
     );
+    assert_eq!(last_run(&pool, ws).await.1["unchanged"], 8);
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]

@@ -9,7 +9,7 @@ pub mod store;
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
 use shared::job_kind::JobKind;
-use shared::jobs::runner::{Job, RunContext, RunResult};
+use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::ScheduleTaskPayload;
 use sqlx::PgPool;
@@ -53,10 +53,7 @@ impl Job for ScheduleTask {
         payload: ScheduleTaskPayload,
     ) -> Result<RunResult, JobError> {
         let summary = store::reschedule(&self.pool, payload.ws_id, ctx.now).await?;
-        match serde_json::to_value(summary) {
-            Ok(serde_json::Value::Object(counts)) => Ok(counts),
-            _ => Ok(RunResult::new()),
-        }
+        Ok(run_result(summary))
     }
 }
 

@@ -19,7 +19,7 @@ use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
 use shared::job_kind::JobKind;
-use shared::jobs::runner::{Job, RunContext, RunResult};
+use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::UnifiedSchedulePayload;
 use sqlx::PgPool;
@@ -85,10 +85,7 @@ impl Job for UnifiedSchedule {
             ctx.now,
         )
         .await?;
-        match serde_json::to_value(applied) {
-            Ok(serde_json::Value::Object(counts)) => Ok(counts),
-            _ => Ok(RunResult::new()),
-        }
+        Ok(run_result(applied))
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::calendar_rows::PageCounts;
 use crate::google::client::CallStats;
 use shared::error::ErrorKind;
-use shared::jobs::runner::RunResult;
+use shared::jobs::runner::{RunResult, run_result};
 
 /// At most this many unreadable event ids are kept for the dashboard.
 const UNREADABLE_IDS_KEPT: usize = 50;
@@ -63,6 +63,7 @@ impl WorkspaceReport {
         self.pages += 1;
         self.totals.inserted += counts.inserted;
         self.totals.updated += counts.updated;
+        self.totals.unchanged += counts.unchanged;
         self.totals.deleted += counts.deleted;
     }
 
@@ -108,11 +109,12 @@ impl WorkspaceReport {
             .iter()
             .map(|f| json!({ "calendar_id": f.calendar_id, "error": f.error, "kind": f.kind.as_str() }))
             .collect();
-        let value = json!({
+        run_result(json!({
             "connections": self.connections,
             "failed_connections": self.failures.len(),
             "inserted": self.totals.inserted,
             "updated": self.totals.updated,
+            "unchanged": self.totals.unchanged,
             "deleted": self.totals.deleted,
             "pages": self.pages,
             "events_fetched": self.events_fetched,
@@ -123,10 +125,6 @@ impl WorkspaceReport {
             "api_calls": self.api.requests,
             "continued": self.pending,
             "failures": failures,
-        });
-        match value {
-            Value::Object(map) => map,
-            _ => RunResult::new(),
-        }
+        }))
     }
 }

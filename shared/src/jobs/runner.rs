@@ -32,6 +32,14 @@ use crate::payload::JobPayload;
 /// `ws_id`, `success` and `now`.
 pub type RunResult = Map<String, Value>;
 
+/// A report's fields as a run result (nothing when it does not serialize to an object).
+pub fn run_result(report: impl serde::Serialize) -> RunResult {
+    match serde_json::to_value(report) {
+        Ok(Value::Object(fields)) => fields,
+        _ => RunResult::new(),
+    }
+}
+
 /// One job kind's work on one validated payload.
 pub trait Job: Send + Sync {
     /// The message body type; its `KIND` names the job kind.
