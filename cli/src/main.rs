@@ -47,6 +47,9 @@ enum Command {
         until: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Per job kind instead of per run: runs by outcome, p50/p95 duration.
+        #[arg(long)]
+        stats: bool,
     },
     /// Dead-letter queues: list or redrive.
     Dlq {
@@ -166,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
             since,
             until,
             limit,
+            stats,
         } => {
             if let Some(status) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
                 anyhow::bail!("--status {status}: expected one of {}", STATUSES.join(", "));
@@ -180,6 +184,10 @@ async fn main() -> anyhow::Result<()> {
                 limit,
             };
             let pool = jobs_cli::connect().await?;
+            if stats {
+                let stats = ops::run_stats(&pool, &filter).await?;
+                return print(cli.json, &stats, || render_stats(&stats));
+            }
             let runs = ops::runs(&pool, &filter).await?;
             print(cli.json, &runs, || {
                 let rows: Vec<Vec<String>> = runs
@@ -241,4 +249,38 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn render_stats(stats: &[ops::RunStats]) -> String {
+    let ms = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_default();
+    let rows: Vec<Vec<String>> = stats
+        .iter()
+        .map(|s| {
+            vec![
+                s.task.clone(),
+                s.runs.to_string(),
+                s.succeeded.to_string(),
+                s.failed.to_string(),
+                s.dead.to_string(),
+                s.skipped.to_string(),
+                s.running.to_string(),
+                ms(s.p50_ms),
+                ms(s.p95_ms),
+            ]
+        })
+        .collect();
+    table::table(
+        &[
+            "task",
+            "runs",
+            "succeeded",
+            "failed",
+            "dead",
+            "skipped",
+            "running",
+            "p50 ms",
+            "p95 ms",
+        ],
+        &rows,
+    )
 }

@@ -114,6 +114,57 @@ pub async fn runs(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<Run>>
     .context("reading jobs.runs")
 }
 
+/// One job kind's runs over a period: how many ended how, and how long finished ones took.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RunStats {
+    pub task: String,
+    pub runs: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub dead: i64,
+    pub skipped: i64,
+    pub running: i64,
+    /// Median and 95th percentile of finished runs' durations (milliseconds).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+/// Per job kind, the runs matching `filter` (its limit does not apply), in name order.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn run_stats(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<RunStats>> {
+    sqlx::query_as(
+        "WITH r AS (
+             SELECT task, status,
+                    extract(epoch FROM finished_at - started_at)::float8 * 1000 AS ms
+             FROM jobs.runs
+             WHERE ($1::text IS NULL OR task = $1)
+               AND ($2::uuid IS NULL OR ws_id = $2)
+               AND ($3::text IS NULL OR status = $3)
+               AND ($4::timestamptz IS NULL OR started_at >= $4)
+               AND ($5::timestamptz IS NULL OR started_at < $5)
+         )
+         SELECT task, count(*) AS runs,
+                count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                count(*) FILTER (WHERE status = 'failed') AS failed,
+                count(*) FILTER (WHERE status = 'dead') AS dead,
+                count(*) FILTER (WHERE status = 'skipped') AS skipped,
+                count(*) FILTER (WHERE status = 'running') AS running,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50_ms,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95_ms
+         FROM r GROUP BY task ORDER BY task",
+    )
+    .bind(filter.task.as_deref())
+    .bind(filter.ws_id)
+    .bind(filter.status.as_deref())
+    .bind(filter.since)
+    .bind(filter.until)
+    .fetch_all(pool)
+    .await
+    .context("reading jobs.runs")
+}
+
 /// Parses `--since`/`--until`: an RFC 3339 time, or an age such as `30m`, `6h`, `7d`.
 ///
 /// # Errors

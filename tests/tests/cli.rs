@@ -144,6 +144,77 @@ async fn runs_filter_by_task_workspace_status_and_time_newest_first(pool: PgPool
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn run_stats_count_outcomes_and_duration_percentiles_per_kind(pool: PgPool) {
+    let ws = Uuid::new_v4();
+    // Ten finished schedule-task runs of 100, 200, … 1000 ms, started in the window.
+    for i in 1..=10_i64 {
+        let status = match i {
+            1..=6 => "succeeded",
+            7 | 8 => "failed",
+            9 => "dead",
+            _ => "skipped",
+        };
+        sqlx::query(
+            "INSERT INTO jobs.runs (task, ws_id, message_id, status, started_at, finished_at)
+             VALUES ('schedule-task', $1, gen_random_uuid()::text, $2, $3, $3 + $4 * interval '1 millisecond')",
+        )
+        .bind(ws)
+        .bind(status)
+        .bind("2026-11-20T10:00:00Z".parse::<DateTime<Utc>>().unwrap())
+        .bind(100.0 * i as f64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    run_row(
+        &pool,
+        "calendar-sync",
+        ws,
+        "running",
+        "2026-11-20T10:00:00Z",
+        None,
+    )
+    .await;
+    // Outside the window.
+    run_row(
+        &pool,
+        "calendar-sync",
+        ws,
+        "dead",
+        "2026-11-01T10:00:00Z",
+        None,
+    )
+    .await;
+
+    let window = RunFilter {
+        since: Some("2026-11-15T00:00:00Z".parse().unwrap()),
+        ..RunFilter::default()
+    };
+    let stats = ops::run_stats(&pool, &window).await.unwrap();
+    assert_eq!(stats.len(), 2);
+    let sync = &stats[0];
+    assert_eq!(
+        (sync.task.as_str(), sync.runs, sync.running, sync.dead),
+        ("calendar-sync", 1, 1, 0)
+    );
+    assert_eq!((sync.p50_ms, sync.p95_ms), (None, None), "nothing finished");
+    let schedule = &stats[1];
+    assert_eq!(
+        (
+            schedule.runs,
+            schedule.succeeded,
+            schedule.failed,
+            schedule.dead,
+            schedule.skipped
+        ),
+        (10, 6, 2, 1, 1)
+    );
+    // Linear interpolation over 100..=1000: the median is 550, the 95th percentile 955.
+    assert!((schedule.p50_ms.unwrap() - 550.0).abs() < 0.01);
+    assert!((schedule.p95_ms.unwrap() - 955.0).abs() < 0.01);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
