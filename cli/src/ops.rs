@@ -87,27 +87,45 @@ pub struct Run {
     pub error: Option<String>,
 }
 
+/// The conditions of a [`RunFilter`] on `jobs.runs`, bound by [`bind_filter`] as `$1`–`$5`. A
+/// macro so that each query stays one fixed string (`concat!`), never one built at run time.
+macro_rules! run_filter_sql {
+    () => {
+        "WHERE ($1::text IS NULL OR task = $1)
+           AND ($2::uuid IS NULL OR ws_id = $2)
+           AND ($3::text IS NULL OR status = $3)
+           AND ($4::timestamptz IS NULL OR started_at >= $4)
+           AND ($5::timestamptz IS NULL OR started_at < $5)"
+    };
+}
+
+fn bind_filter<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    filter: &'q RunFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(filter.task.as_deref())
+        .bind(filter.ws_id)
+        .bind(filter.status.as_deref())
+        .bind(filter.since)
+        .bind(filter.until)
+}
+
 /// The runs matching `filter`, newest first.
 ///
 /// # Errors
 /// The database is unreachable.
 pub async fn runs(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<Run>> {
-    sqlx::query_as(
-        "SELECT started_at, finished_at, task, ws_id, status, attempt, message_id, error_kind, error
-         FROM jobs.runs
-         WHERE ($1::text IS NULL OR task = $1)
-           AND ($2::uuid IS NULL OR ws_id = $2)
-           AND ($3::text IS NULL OR status = $3)
-           AND ($4::timestamptz IS NULL OR started_at >= $4)
-           AND ($5::timestamptz IS NULL OR started_at < $5)
-         ORDER BY started_at DESC, id DESC
-         LIMIT $6",
+    bind_filter(
+        sqlx::query_as(concat!(
+            "SELECT started_at, finished_at, task, ws_id, status, attempt, message_id, error_kind,
+                    error
+             FROM jobs.runs ",
+            run_filter_sql!(),
+            " ORDER BY started_at DESC, id DESC LIMIT $6"
+        )),
+        filter,
     )
-    .bind(filter.task.as_deref())
-    .bind(filter.ws_id)
-    .bind(filter.status.as_deref())
-    .bind(filter.since)
-    .bind(filter.until)
     .bind(filter.limit.max(1))
     .fetch_all(pool)
     .await
@@ -134,17 +152,14 @@ pub struct RunStats {
 /// # Errors
 /// The database is unreachable.
 pub async fn run_stats(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<RunStats>> {
-    sqlx::query_as(
-        "WITH r AS (
-             SELECT task, status,
-                    extract(epoch FROM finished_at - started_at)::float8 * 1000 AS ms
-             FROM jobs.runs
-             WHERE ($1::text IS NULL OR task = $1)
-               AND ($2::uuid IS NULL OR ws_id = $2)
-               AND ($3::text IS NULL OR status = $3)
-               AND ($4::timestamptz IS NULL OR started_at >= $4)
-               AND ($5::timestamptz IS NULL OR started_at < $5)
-         )
+    bind_filter(
+        sqlx::query_as(concat!(
+            "WITH r AS (
+                 SELECT task, status,
+                        extract(epoch FROM finished_at - started_at)::float8 * 1000 AS ms
+                 FROM jobs.runs ",
+            run_filter_sql!(),
+            ")
          SELECT task, count(*) AS runs,
                 count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
                 count(*) FILTER (WHERE status = 'failed') AS failed,
@@ -153,13 +168,10 @@ pub async fn run_stats(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<
                 count(*) FILTER (WHERE status = 'running') AS running,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50_ms,
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95_ms
-         FROM r GROUP BY task ORDER BY task",
+         FROM r GROUP BY task ORDER BY task"
+        )),
+        filter,
     )
-    .bind(filter.task.as_deref())
-    .bind(filter.ws_id)
-    .bind(filter.status.as_deref())
-    .bind(filter.since)
-    .bind(filter.until)
     .fetch_all(pool)
     .await
     .context("reading jobs.runs")
