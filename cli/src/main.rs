@@ -51,6 +51,24 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Re-enqueue the work of runs that ended dead or failed (counts only, unless --send).
+    Replay {
+        #[arg(long)]
+        task: JobKind,
+        /// dead or failed: the status of each message's last attempt.
+        #[arg(long, value_parser = ["dead", "failed"])]
+        status: String,
+        #[arg(long)]
+        ws: Option<Uuid>,
+        /// An RFC 3339 time or an age (30m, 6h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// Send the messages; without it nothing is sent.
+        #[arg(long)]
+        send: bool,
+    },
     /// Dead-letter queues: list or redrive.
     Dlq {
         #[command(subcommand)]
@@ -214,6 +232,50 @@ async fn main() -> anyhow::Result<()> {
                     ],
                     &rows,
                 )
+            })
+        }
+        Command::Replay {
+            task,
+            status,
+            ws,
+            since,
+            until,
+            send,
+        } => {
+            let now = chrono::Utc::now();
+            let filter = RunFilter {
+                task: Some(task.as_str().to_owned()),
+                ws_id: ws,
+                status: Some(status.clone()),
+                since: since.map(|s| ops::parse_time(&s, now)).transpose()?,
+                until: until.map(|s| ops::parse_time(&s, now)).transpose()?,
+                limit: 0,
+            };
+            let pool = jobs_cli::connect().await?;
+            let runs = ops::replayable(&pool, &filter).await?;
+            let queue = if send {
+                queue_url(task)?
+            } else {
+                String::new()
+            };
+            let sqs = shared::aws::sqs_client().await;
+            let report = ops::replay(&sqs, &queue, task, &runs, !send).await;
+            print(cli.json, &report, || {
+                let mut text = if report.dry_run {
+                    format!(
+                        "{} {status} {task} message(s) to replay; nothing sent (add --send)\n",
+                        report.found
+                    )
+                } else {
+                    format!(
+                        "replayed {} of {} {status} {task} message(s)\n",
+                        report.sent, report.found
+                    )
+                };
+                for (run, error) in &report.failed {
+                    text.push_str(&format!("  run {run}: {error}\n"));
+                }
+                text
             })
         }
         Command::Dlq { action } => {

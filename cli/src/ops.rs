@@ -177,6 +177,112 @@ pub async fn run_stats(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<
     .context("reading jobs.runs")
 }
 
+/// A run whose work `jobs replay` can send again: the last attempt of its message, with the
+/// payload the worker parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Replayable {
+    pub run_id: Uuid,
+    pub task: String,
+    pub ws_id: Option<Uuid>,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+impl Replayable {
+    /// The replay's deduplication id: replaying the same run twice within SQS's window sends
+    /// it once, and the replay's own runs can be found from the original.
+    pub fn deduplication_id(&self) -> String {
+        format!("replay:{}", self.run_id)
+    }
+}
+
+/// The messages matching `filter` whose last attempt ended with `filter.status` and whose work
+/// has not succeeded since, neither as themselves nor as a replay; messages already replayed
+/// are represented by their replay. Oldest first.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn replayable(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<Replayable>> {
+    let every_status = RunFilter {
+        status: None,
+        ..filter.clone()
+    };
+    bind_filter(
+        sqlx::query_as(concat!(
+            "WITH last AS (
+                 SELECT DISTINCT ON (task, coalesce(deduplication_id, message_id))
+                        id, task, ws_id, status, started_at, payload,
+                        coalesce(deduplication_id, message_id) AS key
+                 FROM jobs.runs ",
+            run_filter_sql!(),
+            " ORDER BY task, coalesce(deduplication_id, message_id), started_at DESC, id DESC
+             )
+             SELECT id AS run_id, task, ws_id, status, started_at, payload
+             FROM last
+             WHERE status = $6 AND payload IS NOT NULL
+               AND NOT EXISTS (
+                   SELECT 1 FROM jobs.runs r
+                   WHERE r.task = last.task
+                     AND (   (r.deduplication_id = last.key AND r.status = 'succeeded')
+                          OR r.deduplication_id = 'replay:' || last.id::text))
+             ORDER BY started_at, id"
+        )),
+        &every_status,
+    )
+    .bind(filter.status.as_deref())
+    .fetch_all(pool)
+    .await
+    .context("reading jobs.runs")
+}
+
+/// What `jobs replay` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    pub found: usize,
+    pub sent: usize,
+    /// Runs whose payload no longer validates or whose send failed, with the reason.
+    pub failed: Vec<(Uuid, String)>,
+    pub dry_run: bool,
+}
+
+/// Sends each run's payload again to `queue_url` with a fresh deduplication id
+/// (`replay:<run id>`), unless `dry_run`.
+///
+/// # Errors
+/// Never for one run (its failure is listed); the report says what happened.
+pub async fn replay(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    task: JobKind,
+    runs: &[Replayable],
+    dry_run: bool,
+) -> ReplayReport {
+    let mut report = ReplayReport {
+        found: runs.len(),
+        dry_run,
+        ..ReplayReport::default()
+    };
+    if dry_run {
+        return report;
+    }
+    for run in runs {
+        let sent = match prepare(
+            task,
+            &run.payload.to_string(),
+            Some(&run.deduplication_id()),
+        ) {
+            Ok(message) => send(sqs, queue_url, message).await,
+            Err(err) => Err(err),
+        };
+        match sent {
+            Ok(_) => report.sent += 1,
+            Err(err) => report.failed.push((run.run_id, format!("{err:#}"))),
+        }
+    }
+    report
+}
+
 /// Parses `--since`/`--until`: an RFC 3339 time, or an age such as `30m`, `6h`, `7d`.
 ///
 /// # Errors

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use integration_tests::{
-    ScriptedJob, dead_letters, fifo_queues, next_batch, receive, runs_of, sqs, worker_config,
+    ScriptedJob, dead_letters, fifo_queues, next_batch, receive, runs_of, send, sqs, worker_config,
     workspace,
 };
 use jobs_cli::ops::{self, RunFilter};
@@ -314,4 +314,70 @@ async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
     assert_eq!(job.effects(ws).await, 1);
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(receive(&sqs, &queues.queue_url, 0).await.is_empty());
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn replay_sends_the_payload_of_dead_runs_again_once(pool: PgPool) {
+    let sqs = sqs().await;
+    let queues = fifo_queues(&sqs, 30).await;
+    let (broken, fine) = (workspace(&pool, None).await, workspace(&pool, None).await);
+    let mut job = ScriptedJob::new(pool.clone()).await;
+    job.permanent.insert(broken);
+    let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues));
+    // An old producer's token rides along: it must not be stored or sent again.
+    let body = json!({ "ws_id": broken, "access_token": "ya29.old-producer-token" }).to_string();
+    send(&sqs, &queues.queue_url, &broken.to_string(), "web:1", &body).await;
+    let ok = json!({ "ws_id": fine }).to_string();
+    send(&sqs, &queues.queue_url, &fine.to_string(), "web:2", &ok).await;
+    let event = next_batch(&sqs, &queues.queue_url).await;
+    let response = runner.run_batch(&job, event.clone(), None).await.unwrap();
+    let source = EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .unwrap();
+    source.settle(&event, &response).await.unwrap();
+
+    let dead = RunFilter {
+        task: Some("schedule-task".to_owned()),
+        status: Some("dead".to_owned()),
+        ..RunFilter::default()
+    };
+    let runs = ops::replayable(&pool, &dead).await.unwrap();
+    assert_eq!(runs.len(), 1, "only the dead message");
+    assert_eq!(runs[0].ws_id, Some(broken));
+    assert_eq!(
+        runs[0].payload,
+        json!({ "ws_id": broken }),
+        "known fields only"
+    );
+
+    let dry = ops::replay(&sqs, "", JobKind::ScheduleTask, &runs, true).await;
+    assert_eq!((dry.found, dry.sent, dry.dry_run), (1, 0, true));
+    assert!(receive(&sqs, &queues.queue_url, 0).await.is_empty());
+
+    // Fixed: the replay runs and succeeds, once.
+    job.permanent.clear();
+    let report = ops::replay(&sqs, &queues.queue_url, JobKind::ScheduleTask, &runs, false).await;
+    assert_eq!((report.sent, report.failed.len()), (1, 0));
+    let event = next_batch(&sqs, &queues.queue_url).await;
+    assert_eq!(event.records.len(), 1);
+    assert!(
+        !event.records[0].body.as_deref().unwrap().contains("ya29"),
+        "no token is sent again"
+    );
+    let response = runner.run_batch(&job, event.clone(), None).await.unwrap();
+    source.settle(&event, &response).await.unwrap();
+    let replayed = runs_of(&pool, event.records[0].message_id.as_deref().unwrap()).await;
+    assert_eq!(replayed[0].status, "succeeded");
+    assert_eq!(job.effects(broken).await, 1);
+    let dedup: String =
+        sqlx::query_scalar("SELECT deduplication_id FROM jobs.runs WHERE message_id = $1")
+            .bind(event.records[0].message_id.as_deref().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(dedup, runs[0].deduplication_id());
+    assert!(
+        ops::replayable(&pool, &dead).await.unwrap().is_empty(),
+        "a replayed message that succeeded is not replayed again"
+    );
 }

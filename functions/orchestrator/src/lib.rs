@@ -214,6 +214,7 @@ fn delivery(request_id: &str, key: String) -> Delivery {
         deduplication_id: key,
         message_group_id: None,
         attempt: 1,
+        payload: None,
     }
 }
 

@@ -42,6 +42,9 @@ pub struct Delivery {
     pub message_group_id: Option<String>,
     /// `ApproximateReceiveCount`.
     pub attempt: i32,
+    /// The payload as the worker parsed it (known fields only), for `jobs replay`; absent when
+    /// the body could not be parsed.
+    pub payload: Option<serde_json::Value>,
 }
 
 /// A stored run, as the ledger's readers see it.
@@ -94,8 +97,9 @@ pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Erro
          ), freed AS (
              DELETE FROM jobs.leases WHERE holder IN (SELECT id FROM abandoned)
          )
-         INSERT INTO jobs.runs (task, ws_id, message_id, deduplication_id, message_group_id, attempt)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         INSERT INTO jobs.runs
+             (task, ws_id, message_id, deduplication_id, message_group_id, attempt, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          RETURNING id",
     )
     .bind(delivery.task)
@@ -104,6 +108,7 @@ pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Erro
     .bind(&delivery.deduplication_id)
     .bind(&delivery.message_group_id)
     .bind(delivery.attempt.max(1))
+    .bind(&delivery.payload)
     .fetch_one(pool)
     .await
 }

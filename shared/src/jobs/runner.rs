@@ -291,6 +291,10 @@ impl Runner {
             deduplication_id: idempotency_key(record, message_id),
             message_group_id: record.attributes.get("MessageGroupId").cloned(),
             attempt: attempt_of(record),
+            payload: parsed
+                .as_ref()
+                .ok()
+                .and_then(|payload| serde_json::to_value(payload).ok()),
         };
 
         match ledger::has_succeeded(&self.pool, &delivery).await {
