@@ -122,13 +122,7 @@ async fn start_once(
         .await
         .unwrap();
     let init = function.ready(Duration::from_secs(30)).await.unwrap();
-    let pid = function.pid().unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let peak_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let peak_kib = integration_tests::peak_memory_kib(function.pid().unwrap());
     function.stop().await.unwrap();
     (init, peak_kib)
 }

@@ -5,6 +5,9 @@
 //! local SQS server's own receive/delete rate: the same number of messages in the same groups
 //! drained by two consumers that do nothing.
 //!
+//! Then one instance does the first sync of a `SYNC_EVENTS`-event calendar (default 10,000) and
+//! its peak memory (`VmHWM`) is reported against the 64 MiB budget.
+//!
 //! `scripts/bench.sh drain`. Under `cargo test` it runs once on a small input.
 
 #![allow(
@@ -137,6 +140,36 @@ async fn main() {
         messages + ws_ids.len(),
         "every message succeeded"
     );
+
+    // Peak memory: one instance then does the first sync of a calendar of SYNC_EVENTS events
+    // (every page listed and written); its high-water mark covers that and the drain before.
+    let events = integration_tests::bench_size("SYNC_EVENTS", 10_000, 300);
+    let big = workspace(&pool, Some("Europe/Berlin")).await;
+    let account = format!("big-{}", big.simple());
+    let grant = fake.add_account(&account);
+    for i in 0..events {
+        let start = now + chrono::Duration::minutes(10 * i as i64);
+        fake.put_event(
+            &account,
+            "primary",
+            timed_event(&format!("big{i}"), "Planning", start, 5),
+        );
+    }
+    connect_google(&pool, big, &grant, None, &["primary"]).await;
+    fill(&sqs, &work, &[big], 1).await;
+    assert_eq!(drain(&work, vec![invoke(functions[0].clone())]).await.1, 1);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.workspace_calendar_events WHERE ws_id = $1",
+    )
+    .bind(big)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored as usize, events, "the whole calendar was synced");
+    let peak_mib = integration_tests::peak_memory_kib(functions[0].lock().await.pid().unwrap())
+        as f64
+        / 1024.0;
+
     for function in functions {
         if let Ok(function) = Arc::try_unwrap(function) {
             function.into_inner().stop().await.unwrap();
@@ -154,6 +187,10 @@ async fn main() {
     println!(
         "| end-to-end drain: calendar-sync binary vs a no-op consumer of the local SQS server ({messages} messages) | {system:.1} vs {no_op:.1} messages/s | {:.2}× |",
         system / no_op
+    );
+    println!(
+        "| peak memory: calendar-sync process after the drain and a {events}-event first sync vs the 64 MiB budget | {peak_mib:.1} MiB vs 64 MiB | {:.2}× |",
+        peak_mib / 64.0
     );
 }
 

@@ -5,6 +5,16 @@
 
 use sqlx::PgPool;
 
+/// The peak resident memory (`VmHWM`) of the live process `pid`, in KiB.
+pub fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 /// A benchmark's input size: `var` if set, else `full` under `cargo bench` (which passes
 /// `--bench`) or `smoke` under `cargo test`.
 pub fn bench_size(var: &str, full: usize, smoke: usize) -> usize {
