@@ -192,47 +192,14 @@ async fn main() -> anyhow::Result<()> {
             if let Some(status) = status.as_deref().filter(|s| !STATUSES.contains(s)) {
                 anyhow::bail!("--status {status}: expected one of {}", STATUSES.join(", "));
             }
-            let now = chrono::Utc::now();
-            let filter = RunFilter {
-                task: task.map(|t| t.as_str().to_owned()),
-                ws_id: ws,
-                status,
-                since: since.map(|s| ops::parse_time(&s, now)).transpose()?,
-                until: until.map(|s| ops::parse_time(&s, now)).transpose()?,
-                limit,
-            };
+            let filter = run_filter(task, ws, status, since, until, limit)?;
             let pool = jobs_cli::connect().await?;
             if stats {
                 let stats = ops::run_stats(&pool, &filter).await?;
                 return print(cli.json, &stats, || render_stats(&stats));
             }
             let runs = ops::runs(&pool, &filter).await?;
-            print(cli.json, &runs, || {
-                let rows: Vec<Vec<String>> = runs
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                            r.task.clone(),
-                            r.ws_id.map(|w| w.to_string()).unwrap_or_default(),
-                            r.status.clone(),
-                            r.attempt.to_string(),
-                            table::cell(r.error.as_deref().unwrap_or_default(), 60),
-                        ]
-                    })
-                    .collect();
-                table::table(
-                    &[
-                        "started (UTC)",
-                        "task",
-                        "workspace",
-                        "status",
-                        "attempt",
-                        "error",
-                    ],
-                    &rows,
-                )
-            })
+            print(cli.json, &runs, || render_runs(&runs))
         }
         Command::Replay {
             task,
@@ -242,15 +209,7 @@ async fn main() -> anyhow::Result<()> {
             until,
             send,
         } => {
-            let now = chrono::Utc::now();
-            let filter = RunFilter {
-                task: Some(task.as_str().to_owned()),
-                ws_id: ws,
-                status: Some(status.clone()),
-                since: since.map(|s| ops::parse_time(&s, now)).transpose()?,
-                until: until.map(|s| ops::parse_time(&s, now)).transpose()?,
-                limit: 0,
-            };
+            let filter = run_filter(Some(task), ws, Some(status.clone()), since, until, 0)?;
             let pool = jobs_cli::connect().await?;
             let runs = ops::replayable(&pool, &filter).await?;
             let queue = if send {
@@ -260,23 +219,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let sqs = shared::aws::sqs_client().await;
             let report = ops::replay(&sqs, &queue, task, &runs, !send).await;
-            print(cli.json, &report, || {
-                let mut text = if report.dry_run {
-                    format!(
-                        "{} {status} {task} message(s) to replay; nothing sent (add --send)\n",
-                        report.found
-                    )
-                } else {
-                    format!(
-                        "replayed {} of {} {status} {task} message(s)\n",
-                        report.sent, report.found
-                    )
-                };
-                for (run, error) in &report.failed {
-                    text.push_str(&format!("  run {run}: {error}\n"));
-                }
-                text
-            })
+            print(cli.json, &report, || render_replay(&report, &status, task))
         }
         Command::Dlq { action } => {
             let sqs = shared::aws::sqs_client().await;
@@ -289,20 +232,7 @@ async fn main() -> anyhow::Result<()> {
             if list {
                 let pool = jobs_cli::connect().await.ok();
                 let letters = dead_letter::list(&sqs, pool.as_ref(), &dlq).await?;
-                print(cli.json, &letters, || {
-                    let rows: Vec<Vec<String>> = letters
-                        .iter()
-                        .map(|l| {
-                            vec![
-                                l.message_id.clone(),
-                                l.group_id.clone().unwrap_or_default(),
-                                l.receive_count.clone().unwrap_or_default(),
-                                table::cell(l.last_error.as_deref().unwrap_or_default(), 70),
-                            ]
-                        })
-                        .collect();
-                    table::table(&["message", "group", "receives", "last error"], &rows)
-                })
+                print(cli.json, &letters, || render_letters(&letters))
             } else {
                 let report = dead_letter::redrive(&sqs, &dlq, &source).await?;
                 print(cli.json, &report, || {
@@ -311,6 +241,86 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The filter of `jobs runs` and `jobs replay`, with `--since`/`--until` read at now.
+fn run_filter(
+    task: Option<JobKind>,
+    ws_id: Option<Uuid>,
+    status: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: i64,
+) -> anyhow::Result<RunFilter> {
+    let now = chrono::Utc::now();
+    Ok(RunFilter {
+        task: task.map(|t| t.as_str().to_owned()),
+        ws_id,
+        status,
+        since: since.map(|s| ops::parse_time(&s, now)).transpose()?,
+        until: until.map(|s| ops::parse_time(&s, now)).transpose()?,
+        limit,
+    })
+}
+
+fn render_runs(runs: &[ops::Run]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                r.task.clone(),
+                r.ws_id.map(|w| w.to_string()).unwrap_or_default(),
+                r.status.clone(),
+                r.attempt.to_string(),
+                table::cell(r.error.as_deref().unwrap_or_default(), 60),
+            ]
+        })
+        .collect();
+    table::table(
+        &[
+            "started (UTC)",
+            "task",
+            "workspace",
+            "status",
+            "attempt",
+            "error",
+        ],
+        &rows,
+    )
+}
+
+fn render_replay(report: &ops::ReplayReport, status: &str, task: JobKind) -> String {
+    let mut text = if report.dry_run {
+        format!(
+            "{} {status} {task} message(s) to replay; nothing sent (add --send)\n",
+            report.found
+        )
+    } else {
+        format!(
+            "replayed {} of {} {status} {task} message(s)\n",
+            report.sent, report.found
+        )
+    };
+    for (run, error) in &report.failed {
+        text.push_str(&format!("  run {run}: {error}\n"));
+    }
+    text
+}
+
+fn render_letters(letters: &[dead_letter::ListedLetter]) -> String {
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|l| {
+            vec![
+                l.message_id.clone(),
+                l.group_id.clone().unwrap_or_default(),
+                l.receive_count.clone().unwrap_or_default(),
+                table::cell(l.last_error.as_deref().unwrap_or_default(), 70),
+            ]
+        })
+        .collect();
+    table::table(&["message", "group", "receives", "last error"], &rows)
 }
 
 fn render_stats(stats: &[ops::RunStats]) -> String {
