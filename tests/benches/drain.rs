@@ -141,34 +141,14 @@ async fn main() {
         "every message succeeded"
     );
 
-    // Peak memory: one instance then does the first sync of a calendar of SYNC_EVENTS events
-    // (every page listed and written); its high-water mark covers that and the drain before.
-    let events = integration_tests::bench_size("SYNC_EVENTS", 10_000, 300);
-    let big = workspace(&pool, Some("Europe/Berlin")).await;
-    let account = format!("big-{}", big.simple());
-    let grant = fake.add_account(&account);
-    for i in 0..events {
-        let start = now + chrono::Duration::minutes(10 * i as i64);
-        fake.put_event(
-            &account,
-            "primary",
-            timed_event(&format!("big{i}"), "Planning", start, 5),
-        );
-    }
-    connect_google(&pool, big, &grant, None, &["primary"]).await;
-    fill(&sqs, &work, &[big], 1).await;
-    assert_eq!(drain(&work, vec![invoke(functions[0].clone())]).await.1, 1);
-    let stored: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM public.workspace_calendar_events WHERE ws_id = $1",
+    let (events, peak_mib) = peak_after_a_large_sync(
+        &pool,
+        &fake,
+        &work,
+        invoke(functions[0].clone()),
+        &functions[0],
     )
-    .bind(big)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(stored as usize, events, "the whole calendar was synced");
-    let peak_mib = integration_tests::peak_memory_kib(functions[0].lock().await.pid().unwrap())
-        as f64
-        / 1024.0;
+    .await;
 
     for function in functions {
         if let Ok(function) = Arc::try_unwrap(function) {
@@ -192,6 +172,51 @@ async fn main() {
         "| peak memory: calendar-sync process after the drain and a {events}-event first sync vs the 64 MiB budget | {peak_mib:.1} MiB vs 64 MiB | {:.2}× |",
         peak_mib / 64.0
     );
+}
+
+/// Peak memory: `function` does the first sync of a calendar of `SYNC_EVENTS` events (every page
+/// listed and written) through `handler`; its high-water mark covers that and the drain before.
+/// Returns the number of events and the peak in MiB.
+async fn peak_after_a_large_sync<H, Fut>(
+    pool: &sqlx::PgPool,
+    fake: &FakeGoogle,
+    work: &Queues,
+    handler: H,
+    function: &Mutex<LocalFunction>,
+) -> (usize, f64)
+where
+    H: Fn(SqsEvent) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<SqsBatchResponse, String>> + Send,
+{
+    let events = integration_tests::bench_size("SYNC_EVENTS", 10_000, 300);
+    let now = chrono::Utc::now();
+    let big = workspace(pool, Some("Europe/Berlin")).await;
+    let account = format!("big-{}", big.simple());
+    let grant = fake.add_account(&account);
+    for i in 0..events {
+        let start = now + chrono::Duration::minutes(10 * i as i64);
+        fake.put_event(
+            &account,
+            "primary",
+            timed_event(&format!("big{i}"), "Planning", start, 5),
+        );
+    }
+    connect_google(pool, big, &grant, None, &["primary"]).await;
+    fill(&sqs().await, work, &[big], 1).await;
+    assert_eq!(drain(work, vec![handler]).await.1, 1);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM public.workspace_calendar_events WHERE ws_id = $1",
+    )
+    .bind(big)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(stored as usize, events, "the whole calendar was synced");
+    let pid = function.lock().await.pid().unwrap();
+    (
+        events,
+        integration_tests::peak_memory_kib(pid) as f64 / 1024.0,
+    )
 }
 
 /// Sends `count` messages round-robin over the workspaces, 10 per call.
