@@ -135,6 +135,7 @@ pub async fn apply(
     revoke_skips(conn, ws_id, &output.events).await?;
     let deleted = delete_orphans(conn, &diff.orphans).await?;
 
+    let warnings = output.habit_warnings.len() + output.task_warnings.len();
     let applied = Applied {
         timezone: inputs.tz.name().to_owned(),
         window_days: inputs.window_days,
@@ -146,20 +147,16 @@ pub async fn apply(
         events_unchanged: diff.unchanged,
         events_deleted: deleted,
         bumped_habits: output.summary.bumped_habits,
-        warnings: output.habit_warnings.len() + output.task_warnings.len(),
-        status: "",
-    };
-    let applied = Applied {
-        status: status(&applied),
-        ..applied
+        warnings,
+        status: status(warnings, output.events.len()),
     };
     record_metadata(conn, ws_id, &applied).await?;
     Ok(applied)
 }
 
 /// `success` without warnings; `failed` when there are warnings and nothing was placed.
-fn status(applied: &Applied) -> &'static str {
-    match (applied.warnings, applied.events_total) {
+fn status(warnings: usize, events: usize) -> &'static str {
+    match (warnings, events) {
         (0, _) => "success",
         (_, 0) => "failed",
         _ => "partial",
