@@ -9,6 +9,7 @@ pub mod store;
 use shared::config::{ConfigErrors, WorkerConfig};
 use shared::error::JobError;
 use shared::job_kind::JobKind;
+use shared::jobs::metrics::Measure;
 use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::ScheduleTaskPayload;
@@ -46,6 +47,8 @@ impl ScheduleTask {
 
 impl Job for ScheduleTask {
     type Payload = ScheduleTaskPayload;
+
+    const MEASURES: &'static [Measure] = &[Measure::new("events_moved", "EventsMoved")];
 
     async fn run(
         &self,

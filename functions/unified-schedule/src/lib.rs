@@ -19,6 +19,7 @@ use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
 use shared::job_kind::JobKind;
+use shared::jobs::metrics::Measure;
 use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::UnifiedSchedulePayload;
@@ -69,6 +70,12 @@ impl UnifiedSchedule {
 
 impl Job for UnifiedSchedule {
     type Payload = UnifiedSchedulePayload;
+
+    const MEASURES: &'static [Measure] = &[
+        Measure::new("events_created", "EventsCreated"),
+        Measure::new("events_updated", "EventsUpdated"),
+        Measure::new("events_deleted", "EventsDeleted"),
+    ];
 
     async fn run(
         &self,

@@ -30,6 +30,7 @@ use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
 use shared::encryption::{self, MasterKey};
 use shared::error::{Classify, ErrorKind, JobError};
 use shared::job_kind::JobKind;
+use shared::jobs::metrics::Measure;
 use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::jobs::worker::WorkerJob;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload, JobPayload};
@@ -363,6 +364,15 @@ impl<P> SyncJob<P> {
 
 impl<P: SyncPayload> Job for SyncJob<P> {
     type Payload = P;
+
+    const MEASURES: &'static [Measure] = &[
+        Measure::new("inserted", "EventsInserted"),
+        Measure::new("updated", "EventsUpdated"),
+        Measure::new("unchanged", "EventsUnchanged"),
+        Measure::new("deleted", "EventsDeleted"),
+        Measure::new("api_calls", "GoogleCalls"),
+        Measure::new("api_retries", "GoogleRetries"),
+    ];
 
     async fn run(&self, ctx: &RunContext, payload: P) -> Result<RunResult, JobError> {
         let report = self

@@ -123,6 +123,7 @@ impl WorkspaceReport {
             "sync_token_fallbacks": self.fallbacks,
             "token_refreshes": self.refreshes,
             "api_calls": self.api.requests,
+            "api_retries": self.api.retries,
             "continued": self.pending,
             "failures": failures,
         }))

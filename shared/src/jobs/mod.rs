@@ -5,5 +5,6 @@ pub mod backoff;
 pub mod dead_letter;
 pub mod lease;
 pub mod ledger;
+pub mod metrics;
 pub mod runner;
 pub mod worker;

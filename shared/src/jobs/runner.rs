@@ -26,6 +26,7 @@ use crate::jobs::backoff;
 use crate::jobs::dead_letter::{self, DeadLetter};
 use crate::jobs::lease;
 use crate::jobs::ledger::{self, Delivery, RunStatus};
+use crate::jobs::metrics::{self, Measure};
 use crate::payload::JobPayload;
 
 /// What a job reports about its run (counts, status); it goes into the run's `result` next to
@@ -44,6 +45,9 @@ pub fn run_result(report: impl serde::Serialize) -> RunResult {
 pub trait Job: Send + Sync {
     /// The message body type; its `KIND` names the job kind.
     type Payload: JobPayload;
+
+    /// The counts of a succeeded run's result published as metrics (design §12).
+    const MEASURES: &'static [Measure] = &[];
 
     /// Does the work for one message.
     fn run(
@@ -259,13 +263,15 @@ impl Runner {
                     failed_groups.insert(group);
                 }
             }
+            let (attempt, elapsed) = (attempt_of(record), started.elapsed());
+            metrics::record_run(J::Payload::KIND, &outcome, attempt, elapsed);
             log_record(
                 J::Payload::KIND,
                 &message_id,
                 ws_id,
-                attempt_of(record),
+                attempt,
                 &outcome,
-                started.elapsed(),
+                elapsed,
             );
         }
         Ok(response)
@@ -358,8 +364,15 @@ impl Runner {
 
         let outcome = match result {
             Ok(Ok(counts)) => {
-                self.succeed(record, &delivery, run_id, ctx.now, counts)
-                    .await
+                let measured = metrics::measured(J::MEASURES, &counts);
+                let outcome = self
+                    .succeed(record, &delivery, run_id, ctx.now, counts)
+                    .await;
+                // Only what the ledger records as done, so the metrics agree with `jobs.runs`.
+                if outcome == Outcome::Succeeded {
+                    metrics::record_measures(task, &measured);
+                }
+                outcome
             }
             Ok(Err(error)) => self.fail(record, &delivery, run_id, error).await,
             Err(panic) => {

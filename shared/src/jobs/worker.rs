@@ -48,9 +48,22 @@ pub async fn serve<F: Function>() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init_tracing("info");
     let config = F::config_from_env()?;
     let function = F::init(&config).await?;
+    let emitter = crate::jobs::metrics::Emitter::install();
+    let function = &function;
     // Boxed so that main's future does not nest every layer of the handler's: the compiler's
     // layout query would otherwise exceed its depth limit for the deepest jobs.
-    lambda_runtime::run(service_fn(|event| function.handle(event).boxed())).await
+    lambda_runtime::run(service_fn(move |event| {
+        async move {
+            let response = function.handle(event).await;
+            // Before the response is posted: after it, Lambda may freeze the sandbox.
+            if let Some(emitter) = emitter {
+                emitter.flush();
+            }
+            response
+        }
+        .boxed()
+    }))
+    .await
 }
 
 /// A [`Job`] together with how its function's settings build it.
