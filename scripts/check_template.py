@@ -4,6 +4,7 @@ the rules of design §1 and §4 that cfn-lint cannot know about. Exits non-zero 
 import json
 import os
 import pathlib
+import re
 import sys
 
 import yaml
@@ -138,6 +139,20 @@ for name, res in resources.items():
         check("ApproximateNumberOfMessagesVisible" in alarmed.get(name, set()), f"{name}: needs a depth alarm")
     else:
         check("ApproximateAgeOfOldestMessage" in alarmed.get(name, set()), f"{name}: needs an oldest-message alarm")
+
+# Every task has a failure-rate alarm on the metrics its runner writes (design §12), in the
+# namespace the code writes them to.
+namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)"', (ROOT / "shared/src/jobs/metrics.rs").read_text()).group(1)
+for task in TASKS:
+    rated = [
+        res for res in resources.values()
+        if res["Type"] == "AWS::CloudWatch::Alarm"
+        and any(q.get("MetricStat", {}).get("Metric", {}).get("Namespace") == namespace
+                and {"Name": "Task", "Value": task} in q["MetricStat"]["Metric"].get("Dimensions", [])
+                and q["MetricStat"]["Metric"].get("MetricName") == "Runs"
+                for q in res["Properties"].get("Metrics", []))
+    ]
+    check(len(rated) == 1, f"{task}: needs one failure-rate alarm on {namespace}/Runs")
 
 # Least privilege (design §1): each worker may poll only its own queue and send only to its
 # own DLQ (and, for the sync workers that continue in a new message, its own queue). No
