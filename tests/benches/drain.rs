@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use integration_tests::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, timed_event};
-use integration_tests::sync_support::connect_google;
+use integration_tests::fake_google::{FakeGoogle, timed_event};
+use integration_tests::sync_support::{connect_google, sync_binary_env};
 use integration_tests::{Queues, fifo_queues, sqs, workspace};
 use local_stack::event_source::EventSource;
 use local_stack::runtime_api::LocalFunction;
@@ -67,21 +67,7 @@ async fn main() {
     }
 
     let work = fifo_queues(&sqs, 300).await;
-    let env: Vec<(String, String)> = local_stack::local::stack_env()
-        .into_iter()
-        .chain(
-            [
-                ("CALENDAR_SYNC_QUEUE_URL", work.queue_url.as_str()),
-                ("DEAD_LETTER_QUEUE_URL", work.dlq_url.as_str()),
-                ("GOOGLE_CLIENT_ID", CLIENT_ID),
-                ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
-                ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
-                ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        )
-        .collect();
+    let env = sync_binary_env(&work, &fake);
     let log = integration_tests::workspace_root().join(".local/logs/bench/drain.log");
     let mut functions = Vec::new();
     for _ in 0..CONSUMERS {

@@ -38,6 +38,25 @@ pub fn sync_config(queues: &Queues, fake: &FakeGoogle) -> SyncConfig {
     }
 }
 
+/// The environment of a `calendar-sync` binary on the local stack, working `queues` with Google
+/// at `fake` (logging at `info`); later entries a caller appends override these.
+pub fn sync_binary_env(queues: &Queues, fake: &FakeGoogle) -> Vec<(String, String)> {
+    let mut env = local_stack::local::stack_env();
+    env.extend(
+        [
+            ("CALENDAR_SYNC_QUEUE_URL", queues.queue_url.as_str()),
+            ("DEAD_LETTER_QUEUE_URL", queues.dlq_url.as_str()),
+            ("GOOGLE_CLIENT_ID", CLIENT_ID),
+            ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
+            ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
+            ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
+            ("RUST_LOG", "info"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    env
+}
+
 /// A worker's runner and job on the test database, its clock stopped at [`test_now`].
 pub fn sync_worker<P>(
     pool: &PgPool,

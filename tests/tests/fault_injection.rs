@@ -17,12 +17,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use integration_tests::db_proxy::DbProxy;
-use integration_tests::fake_google::{CLIENT_ID, CLIENT_SECRET, EventVersion, FakeGoogle, Fault};
+use integration_tests::fake_google::{CLIENT_SECRET, EventVersion, FakeGoogle, Fault};
 use integration_tests::fault_stack::{
     Fleet, Line, assert_nothing_left_running, proxied_database, slow_writes, table, tally,
 };
 use integration_tests::sqs_faults::FaultyProxy;
-use integration_tests::sync_support::{assert_mirrors, connect_google, expected_rows, synced_rows};
+use integration_tests::sync_support::{
+    assert_mirrors, connect_google, expected_rows, sync_binary_env, synced_rows,
+};
 use integration_tests::{
     Queues, build_function_binaries, fifo_queues, send, sqs, workspace, workspace_root,
 };
@@ -82,17 +84,11 @@ impl Suite {
         let sent_through = FaultyProxy::start(&endpoint, 0).await;
 
         // Later entries override the stack's: the worker goes through both proxies.
-        let mut env = local_stack::local::stack_env();
+        let mut env = sync_binary_env(&queues, &fake);
         env.extend(
             [
                 ("AWS_ENDPOINT_URL", sent_through.url.as_str()),
                 ("DATABASE_URL", url.as_str()),
-                ("CALENDAR_SYNC_QUEUE_URL", queues.queue_url.as_str()),
-                ("DEAD_LETTER_QUEUE_URL", queues.dlq_url.as_str()),
-                ("GOOGLE_CLIENT_ID", CLIENT_ID),
-                ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
-                ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
-                ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
                 ("GOOGLE_REQUEST_TIMEOUT_SECONDS", "1"),
                 ("SYNC_CHECKPOINT_MARGIN_SECONDS", "1"),
                 ("DEADLINE_MARGIN_SECONDS", "1"),

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use integration_tests::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, Fault, timed_event};
-use integration_tests::sync_support::connect_google;
+use integration_tests::fake_google::{FakeGoogle, Fault, timed_event};
+use integration_tests::sync_support::{connect_google, sync_binary_env};
 use integration_tests::{
     build_function_binaries, dead_letters, fifo_queues, send, sqs, workspace, workspace_root,
 };
@@ -107,21 +107,7 @@ async fn emitted_metrics_agree_with_the_run_ledger() {
     }
 
     let log = workspace_root().join(format!(".local/logs/tests/metrics-{}.log", Uuid::new_v4()));
-    let env: Vec<(String, String)> = local_stack::local::stack_env()
-        .into_iter()
-        .chain(
-            [
-                ("CALENDAR_SYNC_QUEUE_URL", queues.queue_url.as_str()),
-                ("DEAD_LETTER_QUEUE_URL", queues.dlq_url.as_str()),
-                ("GOOGLE_CLIENT_ID", CLIENT_ID),
-                ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
-                ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
-                ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
-                ("RUST_LOG", "info"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        )
-        .collect();
+    let env = sync_binary_env(&queues, &fake);
     let mut function =
         LocalFunction::start(&bin_dir.join("calendar-sync"), "calendar-sync", &env, &log)
             .await
