@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use aws_lambda_events::event::sqs::SqsBatchResponse;
 use chrono::{DateTime, DurationRound as _, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -363,9 +362,11 @@ async fn drain(
             continue;
         };
         received.fetch_add(event.records.len(), Ordering::Relaxed);
-        let payload = serde_json::to_value(&event)?;
-        let response = match function.invoke(&payload, Duration::from_secs(120)).await {
-            Ok(value) => serde_json::from_value::<SqsBatchResponse>(value)?,
+        let response = match function
+            .invoke_batch(&event, Duration::from_secs(120))
+            .await
+        {
+            Ok(response) => response,
             Err(err) => {
                 // A failed invocation returns the whole batch after its visibility timeout.
                 tracing::warn!(error = %err, "invocation failed");

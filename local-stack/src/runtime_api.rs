@@ -178,6 +178,20 @@ impl LocalFunction {
         }
     }
 
+    /// Invokes the function with an SQS batch, as the event source mapping does, and reads its
+    /// partial-batch response.
+    ///
+    /// # Errors
+    /// As [`LocalFunction::invoke`], or the answer is not a batch response.
+    pub async fn invoke_batch(
+        &mut self,
+        event: &aws_lambda_events::event::sqs::SqsEvent,
+        timeout: Duration,
+    ) -> anyhow::Result<aws_lambda_events::event::sqs::SqsBatchResponse> {
+        let answer = self.invoke(&serde_json::to_value(event)?, timeout).await?;
+        serde_json::from_value(answer).context("reading the batch response")
+    }
+
     /// The process id, for reading its memory use.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()

@@ -82,14 +82,13 @@ async fn main() {
         move |event: SqsEvent| {
             let function = function.clone();
             async move {
-                let payload = serde_json::to_value(&event).unwrap();
-                let answer = function
+                let response = function
                     .lock()
                     .await
-                    .invoke(&payload, Duration::from_secs(60))
+                    .invoke_batch(&event, Duration::from_secs(60))
                     .await
                     .unwrap();
-                Ok(serde_json::from_value::<SqsBatchResponse>(answer).unwrap())
+                Ok(response)
             }
         }
     };

@@ -84,10 +84,8 @@ impl Fleet {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         continue;
                     };
-                    let payload = serde_json::to_value(&event).unwrap();
-                    match function.invoke(&payload, invocation).await {
-                        Ok(value) => {
-                            let response: SqsBatchResponse = serde_json::from_value(value).unwrap();
+                    match function.invoke_batch(&event, invocation).await {
+                        Ok(response) => {
                             source.settle(&event, &response).await.unwrap();
                         }
                         // The whole batch returns after the visibility timeout.

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::SqsEvent;
 use integration_tests::fake_google::{FakeGoogle, Fault, timed_event};
 use integration_tests::sync_support::{connect_google, sync_binary_env};
 use integration_tests::{
@@ -140,13 +140,8 @@ async fn emitted_metrics_agree_with_the_run_ledger() {
             .drain(Duration::from_secs(60), |event: SqsEvent| {
                 let function = &function;
                 async move {
-                    let payload = serde_json::to_value(&event).unwrap();
-                    let answer = function
-                        .lock()
-                        .await
-                        .invoke(&payload, Duration::from_secs(60))
-                        .await?;
-                    Ok::<_, anyhow::Error>(serde_json::from_value::<SqsBatchResponse>(answer)?)
+                    let mut function = function.lock().await;
+                    function.invoke_batch(&event, Duration::from_secs(60)).await
                 }
             })
             .await
