@@ -1,12 +1,18 @@
-//! End-to-end drain throughput: `DRAIN_MESSAGES` calendar-sync messages (default 1,000, over
-//! `DRAIN_WORKSPACES` workspaces, default 100, each with a 20-event Google calendar already
-//! synced once) drained by the calendar-sync function binary through the local system's
-//! event source (two instances, as `jobs local` runs them), compared in the same run with the
-//! local SQS server's own receive/delete rate: the same number of messages in the same groups
-//! drained by two consumers that do nothing.
+//! Drain throughput of the calendar-sync function binary, two ways, in one run:
 //!
-//! Then one instance does the first sync of a `SYNC_EVENTS`-event calendar (default 10,000) and
-//! its peak memory (`VmHWM`) is reported against the 64 MiB budget.
+//! - Through the local system: `DRAIN_MESSAGES` messages (default 1,000, over `DRAIN_WORKSPACES`
+//!   workspaces, default 100, each with a 20-event Google calendar already synced once) drained
+//!   by two instances through the local event source, as `jobs local` runs them, beside the
+//!   local SQS server's own rate (the same messages drained by two consumers that only delete).
+//!   The local server is the ceiling here.
+//! - The worker's ceiling: the same number of messages as pre-received batches of 10, shaped as
+//!   the event source shapes them, invoked straight through the Runtime APIs of two fresh
+//!   instances (each instance owns half the workspaces, as FIFO groups would be spread), with
+//!   the time split per message: waiting on Google (`google_ms` in the runs' results), Postgres
+//!   (`pg_stat_database.active_time` over the drain) and the rest of the worker.
+//!
+//! Last, a fresh instance does the first sync of a `SYNC_EVENTS`-event calendar (default
+//! 10,000) and its peak memory (`VmHWM`) is reported against the 64 MiB budget.
 //!
 //! `scripts/bench.sh drain`. Under `cargo test` it runs once on a small input.
 
@@ -67,31 +73,17 @@ async fn main() {
     }
 
     let work = fifo_queues(&sqs, 300).await;
-    let env = sync_binary_env(&work, &fake);
+    let mut env = sync_binary_env(&work, &fake);
+    // Tagged, so the benchmark can tell when the workers' sessions (and their statistics) are gone.
+    let database_url = std::env::var("DATABASE_URL").unwrap();
+    let separator = if database_url.contains('?') { '&' } else { '?' };
+    env.push((
+        "DATABASE_URL".to_owned(),
+        format!("{database_url}{separator}application_name={WORKER_TAG}"),
+    ));
     let log = integration_tests::workspace_root().join(".local/logs/bench/drain.log");
-    let mut functions = Vec::new();
-    for _ in 0..CONSUMERS {
-        let mut function =
-            LocalFunction::start(&bin_dir.join("calendar-sync"), "calendar-sync", &env, &log)
-                .await
-                .unwrap();
-        function.ready(Duration::from_secs(30)).await.unwrap();
-        functions.push(Arc::new(Mutex::new(function)));
-    }
-    let invoke = |function: Arc<Mutex<LocalFunction>>| {
-        move |event: SqsEvent| {
-            let function = function.clone();
-            async move {
-                let response = function
-                    .lock()
-                    .await
-                    .invoke_batch(&event, Duration::from_secs(60))
-                    .await
-                    .unwrap();
-                Ok(response)
-            }
-        }
-    };
+    let binary = bin_dir.join("calendar-sync");
+    let functions = start_instances(&binary, &env, &log, CONSUMERS).await;
 
     // Every calendar synced once, so the measured messages are the steady state: one
     // incremental listing each.
@@ -105,58 +97,317 @@ async fn main() {
     let noop = |_: SqsEvent| async { Ok(SqsBatchResponse::default()) };
     // The local server now and then hands one message to both consumers at once, so a drain
     // can delete a few more than were sent; the rate counts the messages sent.
-    let (elapsed, drained) = drain(&idle, vec![noop; CONSUMERS]).await;
+    let (noop_elapsed, drained) = drain(&idle, vec![noop; CONSUMERS]).await;
     assert!(drained >= messages, "{drained} of {messages} drained");
-    let no_op = messages as f64 / elapsed.as_secs_f64();
+    let no_op = messages as f64 / noop_elapsed.as_secs_f64();
     let (elapsed, drained) =
         drain(&work, functions.iter().map(|f| invoke(f.clone())).collect()).await;
     assert!(drained >= messages, "{drained} of {messages} drained");
     let system = messages as f64 / elapsed.as_secs_f64();
-
-    let succeeded: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM jobs.runs WHERE ws_id = ANY($1) AND status = 'succeeded'",
-    )
-    .bind(&ws_ids)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
     assert_eq!(
-        succeeded as usize,
+        succeeded_runs(&pool, &ws_ids).await,
         messages + ws_ids.len(),
         "every message succeeded"
     );
+    stop_instances(&pool, functions).await;
 
-    let (events, peak_mib) = peak_after_a_large_sync(
-        &pool,
-        &fake,
-        &work,
-        invoke(functions[0].clone()),
-        &functions[0],
-    )
-    .await;
-
-    for function in functions {
-        if let Ok(function) = Arc::try_unwrap(function) {
-            function.into_inner().stop().await.unwrap();
-        }
-    }
-
-    println!(
-        "drain benchmark: {messages} calendar-sync messages over {workspaces} workspaces, {CONSUMERS} consumers each"
+    let ceiling = worker_ceiling(&pool, &binary, &env, &log, &ws_ids, messages).await;
+    assert_eq!(
+        succeeded_runs(&pool, &ws_ids).await,
+        2 * messages + ws_ids.len(),
+        "every pre-received message succeeded"
     );
-    println!("  local SQS server, no-op consumer     {no_op:>8.1} messages/s  (1.00x)");
+
+    let mut big = start_instances(&binary, &env, &log, 1).await;
+    let function = big.remove(0);
+    let (events, peak_mib) =
+        peak_after_a_large_sync(&pool, &fake, &work, invoke(function.clone()), &function).await;
+    stop_instances(&pool, vec![function]).await;
+
+    // What the local event source spends receiving and deleting one message on the local server
+    // (each consumer's share of the no-op drain): in production that is Lambda's, not the worker's.
+    let sqs_ms = noop_elapsed.as_secs_f64() * 1000.0 * CONSUMERS as f64 / messages as f64;
+    let per_instance = ceiling.per_instance_rate();
     println!(
-        "  calendar-sync binary, local system   {system:>8.1} messages/s  ({:.2}x the no-op rate)",
+        "drain benchmark: {messages} calendar-sync messages over {workspaces} workspaces, {CONSUMERS} instances"
+    );
+    println!("  through the local SQS server:");
+    println!("    no-op consumers                    {no_op:>8.1} messages/s  (1.00x)");
+    println!(
+        "    calendar-sync binary               {system:>8.1} messages/s  ({:.2}x the no-op rate)",
         system / no_op
+    );
+    println!(
+        "  the worker's ceiling (pre-received batches of {}, straight to the Runtime APIs):",
+        ceiling.batch_size
+    );
+    println!(
+        "    calendar-sync binary               {per_instance:>8.1} messages/s per instance ({:.2}x the local SQS server's no-op rate)",
+        per_instance * CONSUMERS as f64 / no_op
+    );
+    println!(
+        "    per message: {:.2} ms = Google {:.2} ms + Postgres {:.2} ms + the rest {:.2} ms (round trips to Postgres and the Runtime API, JSON, the runner)",
+        ceiling.ms_per_message(),
+        ceiling.google_ms,
+        ceiling.postgres_ms,
+        ceiling.rest_ms()
+    );
+    println!(
+        "    SQS: no calls by the worker for messages that succeed; receiving and deleting cost the local event source {sqs_ms:.2} ms per message"
     );
     println!(
         "| end-to-end drain: calendar-sync binary vs a no-op consumer of the local SQS server ({messages} messages) | {system:.1} vs {no_op:.1} messages/s | {:.2}× |",
         system / no_op
     );
     println!(
-        "| peak memory: calendar-sync process after the drain and a {events}-event first sync vs the 64 MiB budget | {peak_mib:.1} MiB vs 64 MiB | {:.2}× |",
+        "| drain, the worker's ceiling: calendar-sync messages/s per instance (pre-received batches) vs through the local SQS server | {per_instance:.1} vs {:.1} messages/s | {:.2}× |",
+        system / CONSUMERS as f64,
+        per_instance * CONSUMERS as f64 / system
+    );
+    println!(
+        "| drain time split per message: Google / Postgres / rest of the worker, share of {:.2} ms | {:.2} / {:.2} / {:.2} ms | {:.2} / {:.2} / {:.2} |",
+        ceiling.ms_per_message(),
+        ceiling.google_ms,
+        ceiling.postgres_ms,
+        ceiling.rest_ms(),
+        ceiling.google_ms / ceiling.ms_per_message(),
+        ceiling.postgres_ms / ceiling.ms_per_message(),
+        ceiling.rest_ms() / ceiling.ms_per_message()
+    );
+    println!(
+        "| peak memory: calendar-sync process after a {events}-event first sync vs the 64 MiB budget | {peak_mib:.1} MiB vs 64 MiB | {:.2}× |",
         peak_mib / 64.0
     );
+}
+
+const WORKER_TAG: &str = "drain-bench-worker";
+
+type Instance = Arc<Mutex<LocalFunction>>;
+
+/// A handler that invokes `function` with one batch.
+fn invoke(
+    function: Instance,
+) -> impl Fn(
+    SqsEvent,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<SqsBatchResponse, String>> + Send>>
++ Send
++ Sync
++ Clone
++ 'static {
+    move |event: SqsEvent| {
+        let function = function.clone();
+        Box::pin(async move {
+            let response = function
+                .lock()
+                .await
+                .invoke_batch(&event, Duration::from_secs(60))
+                .await
+                .unwrap();
+            Ok(response)
+        })
+    }
+}
+
+async fn start_instances(
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    log: &std::path::Path,
+    count: usize,
+) -> Vec<Instance> {
+    let mut functions = Vec::new();
+    for _ in 0..count {
+        let mut function = LocalFunction::start(binary, "calendar-sync", env, log)
+            .await
+            .unwrap();
+        function.ready(Duration::from_secs(30)).await.unwrap();
+        functions.push(Arc::new(Mutex::new(function)));
+    }
+    functions
+}
+
+/// Stops the instances and waits until their database sessions have ended, which is when
+/// Postgres has counted all of their statement time.
+async fn stop_instances(pool: &sqlx::PgPool, functions: Vec<Instance>) {
+    for function in functions {
+        let function = Arc::try_unwrap(function)
+            .map_err(|_| "still shared")
+            .unwrap();
+        function.into_inner().stop().await.unwrap();
+    }
+    for _ in 0..500 {
+        let open: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(WORKER_TAG)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        if open == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the stopped workers' database sessions did not end");
+}
+
+/// Milliseconds Postgres has spent executing statements in this database.
+async fn postgres_active_ms(pool: &sqlx::PgPool) -> f64 {
+    sqlx::query_scalar(
+        "SELECT active_time FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn succeeded_runs(pool: &sqlx::PgPool, ws_ids: &[Uuid]) -> usize {
+    let succeeded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs.runs WHERE ws_id = ANY($1) AND status = 'succeeded'",
+    )
+    .bind(ws_ids)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    succeeded as usize
+}
+
+/// What the worker-bound drain measured.
+struct Ceiling {
+    batch_size: usize,
+    messages: usize,
+    /// Each instance's messages and the time it took to run them.
+    instances: Vec<(usize, Duration)>,
+    /// Per message, averaged over all of them.
+    google_ms: f64,
+    postgres_ms: f64,
+}
+
+impl Ceiling {
+    fn per_instance_rate(&self) -> f64 {
+        let rates: Vec<f64> = self
+            .instances
+            .iter()
+            .map(|(n, took)| *n as f64 / took.as_secs_f64())
+            .collect();
+        rates.iter().sum::<f64>() / rates.len() as f64
+    }
+
+    /// Wall time per message on one instance.
+    fn ms_per_message(&self) -> f64 {
+        let busy: f64 = self
+            .instances
+            .iter()
+            .map(|(_, took)| took.as_secs_f64())
+            .sum();
+        busy * 1000.0 / self.messages as f64
+    }
+
+    fn rest_ms(&self) -> f64 {
+        self.ms_per_message() - self.google_ms - self.postgres_ms
+    }
+}
+
+/// `messages` sync messages as pre-received batches straight to fresh instances; each instance
+/// owns every `CONSUMERS`-th workspace, so no workspace is in two batches at once (as with FIFO
+/// groups), and each batch holds distinct workspaces.
+async fn worker_ceiling(
+    pool: &sqlx::PgPool,
+    binary: &std::path::Path,
+    env: &[(String, String)],
+    log: &std::path::Path,
+    ws_ids: &[Uuid],
+    messages: usize,
+) -> Ceiling {
+    let owned: Vec<Vec<Uuid>> = (0..CONSUMERS)
+        .map(|i| ws_ids.iter().skip(i).step_by(CONSUMERS).copied().collect())
+        .collect();
+    let batch_size = owned.iter().map(Vec::len).min().unwrap().min(10);
+    let mut message_ids = Vec::new();
+    let plans: Vec<Vec<SqsEvent>> = owned
+        .iter()
+        .map(|mine| {
+            let records: Vec<serde_json::Value> = (0..messages / CONSUMERS)
+                .map(|n| {
+                    let ws = mine[n % mine.len()];
+                    let id = Uuid::new_v4().to_string();
+                    message_ids.push(id.clone());
+                    received_record(&id, ws)
+                })
+                .collect();
+            records
+                .chunks(batch_size)
+                .map(|batch| serde_json::from_value(json!({ "Records": batch })).unwrap())
+                .collect()
+        })
+        .collect();
+
+    let functions = start_instances(binary, env, log, CONSUMERS).await;
+    let postgres_before = postgres_active_ms(pool).await;
+    let mut running = Vec::new();
+    for (function, batches) in functions.iter().zip(plans) {
+        let handler = invoke(function.clone());
+        running.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let mut sent = 0;
+            for batch in batches {
+                sent += batch.records.len();
+                let response = handler(batch).await.unwrap();
+                assert!(response.batch_item_failures.is_empty(), "a record failed");
+            }
+            (sent, started.elapsed())
+        }));
+    }
+    let mut instances = Vec::new();
+    for run in running {
+        instances.push(run.await.unwrap());
+    }
+    stop_instances(pool, functions).await;
+    let postgres_ms = postgres_active_ms(pool).await - postgres_before;
+
+    let (succeeded, google_ms): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum((result->>'google_ms')::float8), 0) FROM jobs.runs \
+         WHERE message_id = ANY($1) AND status = 'succeeded'",
+    )
+    .bind(&message_ids)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        succeeded as usize,
+        message_ids.len(),
+        "every pre-received message succeeded"
+    );
+    let sent: usize = instances.iter().map(|(n, _)| n).sum();
+    Ceiling {
+        batch_size,
+        messages: sent,
+        instances,
+        google_ms: google_ms / sent as f64,
+        postgres_ms: postgres_ms / sent as f64,
+    }
+}
+
+/// One sync message for `ws`, as the event source hands it to the function after a first receive.
+fn received_record(message_id: &str, ws: Uuid) -> serde_json::Value {
+    let now_ms = chrono::Utc::now().timestamp_millis().to_string();
+    json!({
+        "messageId": message_id,
+        "receiptHandle": format!("pre-received-{message_id}"),
+        "body": json!({ "ws_id": ws }).to_string(),
+        "md5OfBody": "",
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now_ms,
+            "ApproximateFirstReceiveTimestamp": now_ms,
+            "SenderId": "drain-bench",
+            "MessageGroupId": ws.to_string(),
+            "MessageDeduplicationId": message_id,
+            "SequenceNumber": "1",
+        },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:calendar-sync.fifo",
+        "awsRegion": "us-east-1",
+    })
 }
 
 /// Peak memory: `function` does the first sync of a calendar of `SYNC_EVENTS` events (every page

@@ -127,11 +127,13 @@ pub struct RefreshedToken {
     pub refresh_token: Option<String>,
 }
 
-/// What one call cost: HTTP requests made (attempts included) and retries among them.
+/// What one call cost: HTTP requests made (attempts included), retries among them, and the
+/// time spent waiting on Google (responses, bodies and retry pauses).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallStats {
     pub requests: u32,
     pub retries: u32,
+    pub waited: Duration,
 }
 
 impl CallStats {
@@ -139,6 +141,15 @@ impl CallStats {
     pub fn add(&mut self, other: CallStats) {
         self.requests += other.requests;
         self.retries += other.retries;
+        self.waited += other.waited;
+    }
+
+    /// Runs one Google call, adding the time it takes to `waited`.
+    async fn timed<T>(&mut self, call: impl AsyncFnOnce(&mut CallStats) -> T) -> T {
+        let started = std::time::Instant::now();
+        let out = call(self).await;
+        self.waited += started.elapsed();
+        out
     }
 }
 
@@ -199,17 +210,21 @@ impl GoogleClient {
         if let Some(page_token) = page_token {
             query.push(("pageToken", page_token.to_owned()));
         }
-        let response = self
-            .send(stats, || {
-                self.http.get(&url).bearer_auth(access_token).query(&query)
+        stats
+            .timed(async |stats: &mut CallStats| {
+                let response = self
+                    .send(stats, || {
+                        self.http.get(&url).bearer_auth(access_token).query(&query)
+                    })
+                    .await?;
+                match response.status() {
+                    StatusCode::OK => read_json(response).await,
+                    StatusCode::GONE => Err(GoogleError::Gone),
+                    StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
+                    status => Err(rejected(status, response).await),
+                }
             })
-            .await?;
-        match response.status() {
-            StatusCode::OK => read_json(response).await,
-            StatusCode::GONE => Err(GoogleError::Gone),
-            StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
-            status => Err(rejected(status, response).await),
-        }
+            .await
     }
 
     /// Exchanges `refresh_token` for a new access token.
@@ -217,6 +232,16 @@ impl GoogleClient {
     /// # Errors
     /// [`GoogleError::InvalidGrant`] when the grant is revoked; see [`GoogleError`].
     pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        stats: &mut CallStats,
+    ) -> Result<RefreshedToken, GoogleError> {
+        stats
+            .timed(async |stats: &mut CallStats| self.exchange(refresh_token, stats).await)
+            .await
+    }
+
+    async fn exchange(
         &self,
         refresh_token: &str,
         stats: &mut CallStats,
