@@ -167,6 +167,17 @@ for name, fn in functions.items():
     kinds = sorted({kind for policy in policies for kind in policy})
     if binary == "orchestrator":
         continue
+    if binary == "calendar-webhook":
+        # Public by design (Google cannot sign its requests); it only sends syncs.
+        check(props.get("FunctionUrlConfig", {}).get("AuthType") == "NONE",
+              f"{name}: needs a Function URL with AuthType NONE")
+        sent = {logical_of(p["SQSSendMessagePolicy"]["QueueName"]) for p in policies if "SQSSendMessagePolicy" in p}
+        check(kinds == ["SQSSendMessagePolicy"] and sent == {"CalendarSyncQueue"},
+              f"{name}: may only send to CalendarSyncQueue, got {kinds} {sorted(sent)}")
+        check(not props.get("Events"), f"{name}: is invoked through its URL only")
+        outputs = template.get("Outputs", {}).values()
+        check(any(logical_of(o.get("Value")) == f"{name}Url" for o in outputs), f"{name}: its URL must be an output")
+        continue
     check(kinds == ["SQSPollerPolicy", "SQSSendMessagePolicy"],
           f"{name}: may only have SQSPollerPolicy and SQSSendMessagePolicy, got {kinds}")
     sqs_events = [e for e in props.get("Events", {}).values() if e["Type"] == "SQS"]

@@ -1,6 +1,7 @@
 //! Writing one page of synced events: `COPY` into a temporary table, then one
 //! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (design
-//! §5: set-based, one statement per page). Runs on the caller's transaction, so the page and
+//! §5: set-based, one statement per page). A page none of whose events is stored yet (a
+//! calendar's first sync) is copied straight into the table instead. Runs on the caller's transaction, so the page and
 //! the sync token it leads to commit together.
 //!
 //! A stored row whose written columns would not change is left alone (not rewritten, not
@@ -10,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -65,6 +67,27 @@ pub async fn apply_page(
         .iter()
         .map(|row| (row.external_event_id.as_str(), row))
         .collect();
+    if let Some(synced_at) = none_stored(conn, ws_id, calendar_id, &unique).await? {
+        // Nothing to merge with (a calendar's first sync, page after page): the rows go
+        // straight into the table, as fast as a raw COPY. Should a row with one of these keys
+        // appear in between (the workspace lease keeps other syncs out), COPY fails on the
+        // unique key, the page's transaction rolls back and the retry merges.
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY public.workspace_calendar_events (
+                     ws_id, external_calendar_id, external_event_id, source_calendar_id, title,
+                     description, location, start_at, end_at, color, is_encrypted,
+                     external_updated_at, provider, google_calendar_id, google_event_id, locked,
+                     last_synced_at, sync_status)
+                 FROM STDIN (FORMAT csv)",
+            )
+            .await?;
+        copy.send(csv(unique.values().copied(), Some(synced_at)))
+            .await?;
+        copy.finish().await?;
+        counts.inserted = unique.len() as u64;
+        return Ok(counts);
+    }
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS sync_page (
              ws_id uuid, external_calendar_id text, external_event_id text,
@@ -82,7 +105,7 @@ pub async fn apply_page(
     let mut copy = conn
         .copy_in_raw("COPY sync_page FROM STDIN (FORMAT csv)")
         .await?;
-    copy.send(csv(unique.values().copied())).await?;
+    copy.send(csv(unique.values().copied(), None)).await?;
     copy.finish().await?;
 
     let (inserted, updated): (i64, i64) = sqlx::query_as(
@@ -145,11 +168,37 @@ pub async fn apply_page(
     Ok(counts)
 }
 
+/// When none of the page's events is stored yet for this calendar, the transaction's `now()`
+/// (what the merge writes as `last_synced_at`); else `None`. One index probe per row.
+async fn none_stored(
+    conn: &mut PgConnection,
+    ws_id: Uuid,
+    calendar_id: &str,
+    unique: &BTreeMap<&str, &EventRow>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let ids: Vec<&str> = unique.keys().copied().collect();
+    let (now, stored): (DateTime<Utc>, bool) = sqlx::query_as(
+        "SELECT now(), EXISTS (
+             SELECT 1 FROM public.workspace_calendar_events
+             WHERE ws_id = $1 AND provider = 'google' AND external_calendar_id = $2
+               AND external_event_id = ANY($3))",
+    )
+    .bind(ws_id)
+    .bind(calendar_id)
+    .bind(&ids)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((!stored).then_some(now))
+}
+
 /// The rows as COPY's CSV: text always quoted (so `""` is an empty string), NULL as nothing.
-fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>) -> Vec<u8> {
+/// With `synced_at`, each row also carries the columns the merge sets itself (provider, the
+/// legacy Google ids, locked, `last_synced_at`, `sync_status`), for a COPY into the table.
+fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>, synced_at: Option<DateTime<Utc>>) -> Vec<u8> {
+    let synced_at = synced_at.map(|t| t.to_rfc3339());
     let mut out = String::new();
     for row in rows {
-        let fields = [
+        let mut fields = vec![
             Some(row.ws_id.to_string()),
             Some(row.external_calendar_id.clone()),
             Some(row.external_event_id.clone()),
@@ -163,6 +212,16 @@ fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>) -> Vec<u8> {
             Some(row.is_encrypted.to_string()),
             row.external_updated_at.map(|t| t.to_rfc3339()),
         ];
+        if let Some(synced_at) = &synced_at {
+            fields.extend([
+                Some("google".to_owned()),
+                Some(row.external_calendar_id.clone()),
+                Some(row.external_event_id.clone()),
+                Some("true".to_owned()),
+                Some(synced_at.clone()),
+                Some("synced".to_owned()),
+            ]);
+        }
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');

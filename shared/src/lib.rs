@@ -9,7 +9,8 @@
 //!   letters, backoff, and the one function shape every `main.rs` uses.
 //! - Shared plumbing: Postgres and AWS clients ([`db`], [`aws`]), logging ([`telemetry`]),
 //!   time-zone and working-hour rules ([`time`], [`hours`]), row encryption ([`encryption`],
-//!   feature `encryption`: only the functions that write titles pay for scrypt and AES).
+//!   feature `encryption`: only the functions that write titles pay for scrypt and AES), and
+//!   Google push channels ([`watch_channels`]).
 
 pub mod aws;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod producer;
 pub mod schema;
 pub mod telemetry;
 pub mod time;
+pub mod watch_channels;
 
 /// The schema migrations in `migrations/`, embedded at build time. Tests use it with
 /// `#[sqlx::test(migrator = "shared::MIGRATOR")]`; the ops CLI runs it as a deploy step.

@@ -206,3 +206,127 @@ async fn unchanged_rows_are_not_rewritten(pool: PgPool) {
     );
     assert!(stored(&pool, ws).await.iter().all(|r| r.3));
 }
+
+/// Applies one page on a fresh connection; returns the transaction's `now()` and whether the
+/// page went through the temporary table (the merge) rather than straight into the table.
+async fn page_on_own_connection(
+    pool: &PgPool,
+    ws: Uuid,
+    rows: &[EventRow],
+) -> (DateTime<Utc>, bool) {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("DISCARD TEMP")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    apply_page(&mut tx, ws, "primary", rows, &[], true)
+        .await
+        .unwrap();
+    let (now, merged): (DateTime<Utc>, bool) =
+        sqlx::query_as("SELECT now(), to_regclass('pg_temp.sync_page') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    (now, merged)
+}
+
+/// Every column a sync writes, but the row id.
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct Written {
+    provider: String,
+    google_calendar_id: Option<String>,
+    google_event_id: Option<String>,
+    source_calendar_id: Option<Uuid>,
+    title: String,
+    description: String,
+    location: Option<String>,
+    start_at: DateTime<Utc>,
+    end_at: DateTime<Utc>,
+    color: Option<String>,
+    locked: bool,
+    is_encrypted: bool,
+    external_updated_at: Option<DateTime<Utc>>,
+    last_synced_at: Option<DateTime<Utc>>,
+    sync_status: String,
+    sync_error: Option<String>,
+}
+
+async fn written(pool: &PgPool, ws: Uuid, id: &str) -> Written {
+    sqlx::query_as(
+        "SELECT provider::text AS provider, google_calendar_id, google_event_id, source_calendar_id, title,
+                description, location, start_at, end_at, color, locked, is_encrypted,
+                external_updated_at, last_synced_at, sync_status, sync_error
+         FROM public.workspace_calendar_events WHERE ws_id = $1 AND external_event_id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool) {
+    let (first, second) = (workspace(&pool, None).await, workspace(&pool, None).await);
+    let event = |ws| EventRow {
+        external_updated_at: Some(test_now() - Duration::hours(1)),
+        description: "Agenda, \"draft\"\nline two".to_owned(),
+        ..row(ws, "e1", "Planning", test_now())
+    };
+
+    // Nothing stored for `first`: the page is copied straight in.
+    let (copied_at, merged) = page_on_own_connection(&pool, first, &[event(first)]).await;
+    assert!(!merged, "a page of new events skips the merge");
+    // `second` already has one of the page's events: the page is merged.
+    page(
+        &pool,
+        second,
+        &[row(second, "e0", "Stored", test_now())],
+        &[],
+        true,
+    )
+    .await;
+    let (merged_at, merged) = page_on_own_connection(
+        &pool,
+        second,
+        &[row(second, "e0", "Stored", test_now()), event(second)],
+    )
+    .await;
+    assert!(merged, "a page with a stored event is merged");
+
+    let (mut direct, mut merge) = (
+        written(&pool, first, "e1").await,
+        written(&pool, second, "e1").await,
+    );
+    assert_eq!(
+        direct.last_synced_at,
+        Some(copied_at),
+        "last_synced_at is the transaction's time"
+    );
+    assert_eq!(merge.last_synced_at, Some(merged_at));
+    (direct.last_synced_at, merge.last_synced_at) = (None, None);
+    assert_eq!(direct, merge, "both paths write the same row");
+    assert_eq!(
+        (
+            direct.provider.as_str(),
+            direct.google_event_id.as_deref(),
+            direct.locked,
+            direct.sync_status.as_str()
+        ),
+        ("google", Some("e1"), true, "synced")
+    );
+
+    // The next page of the same calendar, with one event of the first page again: merged,
+    // and counted as what it is.
+    let counts = page(
+        &pool,
+        first,
+        &[event(first), row(first, "e2", "New", test_now())],
+        &[],
+        true,
+    )
+    .await;
+    assert_eq!((counts.inserted, counts.unchanged), (1, 1));
+}
