@@ -7,7 +7,9 @@ CREATE TABLE IF NOT EXISTS jobs.watch_channels (
     auth_token_id uuid NOT NULL,
     calendar_id text NOT NULL,
     channel_id text NOT NULL CONSTRAINT watch_channels_channel_id_key UNIQUE,
-    resource_id text NOT NULL,
+    -- NULL while Google is being asked to open the channel: its first notification can
+    -- arrive before that call returns.
+    resource_id text,
     token_hash bytea NOT NULL CONSTRAINT watch_channels_token_hash_check CHECK (octet_length(token_hash) = 32),
     expires_at timestamptz NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -1,7 +1,7 @@
 //! Writing one page of synced events: `COPY` into a temporary table, then one
 //! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (design
-//! §5: set-based, one statement per page). A page none of whose events is stored yet (a
-//! calendar's first sync) is copied straight into the table instead. Runs on the caller's transaction, so the page and
+//! §5: set-based, one statement per page). The pages of a calendar's first sync are copied
+//! straight into the table instead. Runs on the caller's transaction, so the page and
 //! the sync token it leads to commit together.
 //!
 //! A stored row whose written columns would not change is left alone (not rewritten, not
@@ -34,6 +34,12 @@ pub struct PageCounts {
 /// false (design §6); `source_calendar_id` keeps its value when the new one is absent.
 /// Rows repeated within the page count once (the last one wins).
 ///
+/// With `into_empty` (the caller found no stored row of this calendar when its listing
+/// began: a first sync), the rows are copied straight into the table, as fast as a raw COPY.
+/// Should one of them be stored after all (an event Google listed on two pages), COPY fails on
+/// the unique key, the page's transaction rolls back, and the retry, which resumes at the
+/// page's checkpoint, finds the calendar no longer empty and merges.
+///
 /// # Errors
 /// The database rejected a statement.
 pub async fn apply_page(
@@ -43,6 +49,7 @@ pub async fn apply_page(
     rows: &[EventRow],
     deletes: &[String],
     sync_deletes: bool,
+    into_empty: bool,
 ) -> Result<PageCounts, sqlx::Error> {
     let mut counts = PageCounts::default();
     if sync_deletes && !deletes.is_empty() {
@@ -67,11 +74,11 @@ pub async fn apply_page(
         .iter()
         .map(|row| (row.external_event_id.as_str(), row))
         .collect();
-    if let Some(synced_at) = none_stored(conn, ws_id, calendar_id, &unique).await? {
-        // Nothing to merge with (a calendar's first sync, page after page): the rows go
-        // straight into the table, as fast as a raw COPY. Should a row with one of these keys
-        // appear in between (the workspace lease keeps other syncs out), COPY fails on the
-        // unique key, the page's transaction rolls back and the retry merges.
+    if into_empty {
+        // The transaction's time, which the merge writes as `last_synced_at` too.
+        let synced_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+            .fetch_one(&mut *conn)
+            .await?;
         let mut copy = conn
             .copy_in_raw(
                 "COPY public.workspace_calendar_events (
@@ -168,29 +175,6 @@ pub async fn apply_page(
     Ok(counts)
 }
 
-/// When none of the page's events is stored yet for this calendar, the transaction's `now()`
-/// (what the merge writes as `last_synced_at`); else `None`. One index probe per row.
-async fn none_stored(
-    conn: &mut PgConnection,
-    ws_id: Uuid,
-    calendar_id: &str,
-    unique: &BTreeMap<&str, &EventRow>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let ids: Vec<&str> = unique.keys().copied().collect();
-    let (now, stored): (DateTime<Utc>, bool) = sqlx::query_as(
-        "SELECT now(), EXISTS (
-             SELECT 1 FROM public.workspace_calendar_events
-             WHERE ws_id = $1 AND provider = 'google' AND external_calendar_id = $2
-               AND external_event_id = ANY($3))",
-    )
-    .bind(ws_id)
-    .bind(calendar_id)
-    .bind(&ids)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((!stored).then_some(now))
-}
-
 /// The rows as COPY's CSV: text always quoted (so `""` is an empty string), NULL as nothing.
 /// With `synced_at`, each row also carries the columns the merge sets itself (provider, the
 /// legacy Google ids, locked, `last_synced_at`, `sync_status`), for a COPY into the table.
@@ -235,4 +219,24 @@ fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>, synced_at: Option<DateTime<
         out.push('\n');
     }
     out.into_bytes()
+}
+
+/// Whether `ws_id` has no stored Google row of `calendar_id` (one index probe).
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn calendar_is_empty(
+    pool: &sqlx::PgPool,
+    ws_id: Uuid,
+    calendar_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT NOT EXISTS (
+             SELECT 1 FROM public.workspace_calendar_events
+             WHERE ws_id = $1 AND provider = 'google' AND external_calendar_id = $2)",
+    )
+    .bind(ws_id)
+    .bind(calendar_id)
+    .fetch_one(pool)
+    .await
 }

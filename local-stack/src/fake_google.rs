@@ -9,6 +9,10 @@
 //! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, or
 //!   `invalid_grant` for a revoked grant;
 //! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers;
+//! - push channels: `POST /calendars/{id}/events/watch` opens one and POSTs its `sync`
+//!   notification to the channel's address, every later change to the calendar POSTs
+//!   `exists` (twice each, with [`FakeGoogle::duplicate_notifications`]), and
+//!   `POST /channels/stop` closes one;
 //! - any event a test puts, including ones that end at or before they start
 //!   ([`events_ending_at_or_before_their_start`]).
 //!
@@ -77,6 +81,20 @@ struct Account {
     issued: u32,
 }
 
+/// A push channel as Google holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchChannel {
+    pub id: String,
+    pub resource_id: String,
+    pub address: String,
+    pub token: String,
+    pub account: String,
+    pub calendar: String,
+    pub expiration_ms: i64,
+    /// The last `X-Goog-Message-Number` sent.
+    pub messages: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     seq: u64,
@@ -94,6 +112,13 @@ struct Inner {
     faults_served: u64,
     /// Every access and refresh token handed out, for checks that none leaks.
     handed_out: Vec<String>,
+    channels: Vec<WatchChannel>,
+    stop_calls: u64,
+    duplicate_notifications: bool,
+    /// The status each notification POST got back (0: no answer), in the order answered.
+    notification_statuses: Vec<u16>,
+    /// The instant channel expirations count from (default: the process clock).
+    now: Option<DateTime<Utc>>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -120,6 +145,11 @@ impl FakeGoogle {
         }));
         let app = axum::Router::new()
             .route("/calendar/v3/calendars/{calendar}/events", get(list_events))
+            .route(
+                "/calendar/v3/calendars/{calendar}/events/watch",
+                post(watch),
+            )
+            .route("/calendar/v3/channels/stop", post(stop_channel))
             .route("/token", post(token))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -189,6 +219,7 @@ impl FakeGoogle {
                     end,
                 },
             );
+        notify_changed(&self.inner, &mut inner, account, calendar);
     }
 
     /// Cancels (deletes) an event: later listings return it as a tombstone.
@@ -203,6 +234,7 @@ impl FakeGoogle {
             .expect("cancelling an event that exists");
         stored.cancelled = true;
         stored.seq = seq;
+        notify_changed(&self.inner, &mut inner, account, calendar);
     }
 
     /// The live (not cancelled) events of a calendar, by id.
@@ -292,6 +324,170 @@ impl FakeGoogle {
     pub fn faults_served(&self) -> u64 {
         self.lock().faults_served
     }
+
+    /// The open push channels.
+    pub fn channels(&self) -> Vec<WatchChannel> {
+        self.lock().channels.clone()
+    }
+
+    /// `channels.stop` requests received.
+    pub fn stop_calls(&self) -> u64 {
+        self.lock().stop_calls
+    }
+
+    /// Counts channel expirations from `now` instead of the process clock (for tests that
+    /// choose their instant).
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.lock().now = Some(now);
+    }
+
+    /// Sends every later notification twice, as Google may.
+    pub fn duplicate_notifications(&self, on: bool) {
+        self.lock().duplicate_notifications = on;
+    }
+
+    /// The statuses notifications got back so far (0 when the address did not answer).
+    pub fn notification_statuses(&self) -> Vec<u16> {
+        self.lock().notification_statuses.clone()
+    }
+}
+
+/// POSTs `state` to every open channel of `account`'s `calendar`, from a task of its own (as
+/// Google does, independently of the change that caused it).
+fn notify_changed(shared: &Shared, inner: &mut Inner, account: &str, calendar: &str) {
+    let copies = if inner.duplicate_notifications { 2 } else { 1 };
+    let mut posts = Vec::new();
+    for channel in inner
+        .channels
+        .iter_mut()
+        .filter(|c| c.account == account && c.calendar == calendar)
+    {
+        channel.messages += 1;
+        for _ in 0..copies {
+            posts.push((channel.clone(), "exists"));
+        }
+    }
+    for (channel, state) in posts {
+        post_notification(shared.clone(), channel, state);
+    }
+}
+
+fn post_notification(shared: Shared, channel: WatchChannel, state: &'static str) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let sent = reqwest::Client::new()
+            .post(&channel.address)
+            .header("X-Goog-Channel-ID", &channel.id)
+            .header("X-Goog-Channel-Token", &channel.token)
+            .header(
+                "X-Goog-Channel-Expiration",
+                channel.expiration_ms.to_string(),
+            )
+            .header("X-Goog-Resource-ID", &channel.resource_id)
+            .header(
+                "X-Goog-Resource-URI",
+                format!(
+                    "https://www.googleapis.com/calendar/v3/calendars/{}/events",
+                    channel.calendar
+                ),
+            )
+            .header("X-Goog-Resource-State", state)
+            .header("X-Goog-Message-Number", channel.messages.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let status = sent.map_or(0, |response| response.status().as_u16());
+        shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .notification_statuses
+            .push(status);
+    });
+}
+
+/// The account of the bearer token in `headers`.
+fn account_of(inner: &Inner, headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    inner.access.get(bearer).cloned()
+}
+
+async fn watch(
+    State(shared): State<Shared>,
+    Path(calendar): Path<String>,
+    headers: HeaderMap,
+    axum::Json(request): axum::Json<Value>,
+) -> Response {
+    let mut inner = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(account) = account_of(&inner, &headers) else {
+        return error(StatusCode::UNAUTHORIZED, "Invalid Credentials");
+    };
+    let text = |name: &str| request[name].as_str().unwrap_or_default().to_owned();
+    let (id, address) = (text("id"), text("address"));
+    if id.is_empty() || address.is_empty() || text("type") != "web_hook" {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a channel needs id, type web_hook and address",
+        );
+    }
+    if inner.channels.iter().any(|c| c.id == id) {
+        return error(StatusCode::BAD_REQUEST, "Channel id not unique");
+    }
+    let ttl_seconds = request["params"]["ttl"]
+        .as_str()
+        .and_then(|ttl| ttl.parse::<i64>().ok())
+        .unwrap_or(604_800)
+        .min(2_592_000);
+    let channel = WatchChannel {
+        id,
+        resource_id: format!("resource-{account}-{calendar}"),
+        address,
+        token: text("token"),
+        account,
+        calendar,
+        expiration_ms: (inner.now.unwrap_or_else(Utc::now)
+            + chrono::Duration::seconds(ttl_seconds))
+        .timestamp_millis(),
+        messages: 1,
+    };
+    inner.channels.push(channel.clone());
+    post_notification(shared.clone(), channel.clone(), "sync");
+    axum::Json(json!({
+        "kind": "api#channel",
+        "id": channel.id,
+        "resourceId": channel.resource_id,
+        "resourceUri": format!("https://www.googleapis.com/calendar/v3/calendars/{}/events?alt=json", channel.calendar),
+        "token": channel.token,
+        "expiration": channel.expiration_ms.to_string(),
+    }))
+    .into_response()
+}
+
+async fn stop_channel(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    axum::Json(request): axum::Json<Value>,
+) -> Response {
+    let mut inner = shared.lock().unwrap_or_else(|p| p.into_inner());
+    inner.stop_calls += 1;
+    let Some(account) = account_of(&inner, &headers) else {
+        return error(StatusCode::UNAUTHORIZED, "Invalid Credentials");
+    };
+    let (id, resource) = (request["id"].as_str(), request["resourceId"].as_str());
+    let before = inner.channels.len();
+    inner.channels.retain(|c| {
+        !(Some(c.id.as_str()) == id
+            && Some(c.resource_id.as_str()) == resource
+            && c.account == account)
+    });
+    if inner.channels.len() == before {
+        return error(StatusCode::NOT_FOUND, "Channel not found");
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn issue(inner: &mut Inner, account: &str) -> String {

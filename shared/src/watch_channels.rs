@@ -31,7 +31,8 @@ pub fn token_matches(token: &str, stored: &[u8]) -> bool {
 pub struct LiveChannel {
     pub ws_id: Uuid,
     pub calendar_id: String,
-    pub resource_id: String,
+    /// `None` while the channel is being opened.
+    pub resource_id: Option<String>,
     pub token_hash: Vec<u8>,
 }
 

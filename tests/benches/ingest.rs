@@ -70,6 +70,7 @@ async fn main() {
         google: google_config(&fake),
         master_key: None,
         checkpoint_margin: Duration::from_secs(30),
+        watch: None,
     };
     let sqs = shared::aws::sqs_client().await;
     let syncer = Syncer::new(pool.clone(), sqs, &config).unwrap();

@@ -35,6 +35,7 @@ pub fn sync_config(queues: &Queues, fake: &FakeGoogle) -> SyncConfig {
         google: google_config(fake),
         master_key: None,
         checkpoint_margin: Duration::from_secs(30),
+        watch: None,
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, Utc};
-use google_sync::calendar_rows::{PageCounts, apply_page};
+use google_sync::calendar_rows::{PageCounts, apply_page, calendar_is_empty};
 use google_sync::event_mapping::EventRow;
 use integration_tests::{test_now, workspace};
 use sqlx::PgPool;
@@ -36,7 +36,7 @@ async fn page(
 ) -> PageCounts {
     let mut tx = pool.begin().await.unwrap();
     let deletes: Vec<String> = deletes.iter().map(|d| (*d).to_owned()).collect();
-    let counts = apply_page(&mut tx, ws, "primary", rows, &deletes, sync_deletes)
+    let counts = apply_page(&mut tx, ws, "primary", rows, &deletes, sync_deletes, false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -157,7 +157,7 @@ async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
     bad.color = "NOT-A-COLOUR"; // violates the colour foreign key
     let good = row(ws, "good", "fine", test_now());
     let mut tx = pool.begin().await.unwrap();
-    let result = apply_page(&mut tx, ws, "primary", &[good, bad], &[], true).await;
+    let result = apply_page(&mut tx, ws, "primary", &[good, bad], &[], true, false).await;
     assert!(result.is_err());
     drop(tx);
     assert!(stored(&pool, ws).await.is_empty());
@@ -213,6 +213,7 @@ async fn page_on_own_connection(
     pool: &PgPool,
     ws: Uuid,
     rows: &[EventRow],
+    into_empty: bool,
 ) -> (DateTime<Utc>, bool) {
     let mut conn = pool.acquire().await.unwrap();
     sqlx::query("DISCARD TEMP")
@@ -220,7 +221,7 @@ async fn page_on_own_connection(
         .await
         .unwrap();
     let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    apply_page(&mut tx, ws, "primary", rows, &[], true)
+    apply_page(&mut tx, ws, "primary", rows, &[], true, into_empty)
         .await
         .unwrap();
     let (now, merged): (DateTime<Utc>, bool) =
@@ -276,10 +277,11 @@ async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool
         ..row(ws, "e1", "Planning", test_now())
     };
 
-    // Nothing stored for `first`: the page is copied straight in.
-    let (copied_at, merged) = page_on_own_connection(&pool, first, &[event(first)]).await;
-    assert!(!merged, "a page of new events skips the merge");
-    // `second` already has one of the page's events: the page is merged.
+    // Nothing stored for `first`: its first sync copies the page straight in.
+    assert!(calendar_is_empty(&pool, first, "primary").await.unwrap());
+    let (copied_at, merged) = page_on_own_connection(&pool, first, &[event(first)], true).await;
+    assert!(!merged, "a first sync's page skips the merge");
+    // `second` has a stored event: its pages are merged.
     page(
         &pool,
         second,
@@ -288,13 +290,15 @@ async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool
         true,
     )
     .await;
+    assert!(!calendar_is_empty(&pool, second, "primary").await.unwrap());
     let (merged_at, merged) = page_on_own_connection(
         &pool,
         second,
         &[row(second, "e0", "Stored", test_now()), event(second)],
+        false,
     )
     .await;
-    assert!(merged, "a page with a stored event is merged");
+    assert!(merged, "a page of a calendar with stored events is merged");
 
     let (mut direct, mut merge) = (
         written(&pool, first, "e1").await,
@@ -317,6 +321,14 @@ async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool
         ),
         ("google", Some("e1"), true, "synced")
     );
+
+    // Copying an event that is stored after all fails on the unique key and writes nothing;
+    // the retry merges.
+    let mut tx = pool.begin().await.unwrap();
+    let copied = apply_page(&mut tx, first, "primary", &[event(first)], &[], true, true).await;
+    assert!(copied.is_err(), "a stored key is never copied twice");
+    drop(tx);
+    assert_eq!(stored(&pool, first).await.len(), 1);
 
     // The next page of the same calendar, with one event of the first page again: merged,
     // and counted as what it is.

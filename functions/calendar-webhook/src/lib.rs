@@ -132,7 +132,15 @@ impl Webhook {
 
     async fn act(&self, notification: &Notification, now: DateTime<Utc>) -> Outcome {
         let channel = match find_live(&self.pool, &notification.channel_id).await {
-            Ok(Some(channel)) if channel.resource_id == notification.resource_id => channel,
+            // A channel being opened has no resource id yet; its token still has to match.
+            Ok(Some(channel))
+                if channel
+                    .resource_id
+                    .as_deref()
+                    .is_none_or(|id| id == notification.resource_id) =>
+            {
+                channel
+            }
             Ok(_) => return Outcome::UnknownChannel,
             Err(err) => return Outcome::Unavailable(format!("looking up the channel: {err}")),
         };

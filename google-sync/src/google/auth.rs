@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::client::{CallStats, EventsPage, GoogleClient, GoogleError, ListMode};
+use super::client::{
+    CallStats, EventsPage, GoogleClient, GoogleError, ListMode, OpenedChannel, WatchRequest,
+};
 use shared::config::Secret;
 use shared::error::{Classify, ErrorKind, JobError};
 
@@ -82,8 +84,7 @@ impl<'a> Session<'a> {
         self.token.id
     }
 
-    /// One page of `events.list`: refreshes first if the token is about to expire, and once
-    /// more if Google answers 401.
+    /// One page of `events.list`.
     ///
     /// # Errors
     /// Google's error ([`GoogleError::Gone`] is left to the caller, which falls back to a
@@ -94,17 +95,10 @@ impl<'a> Session<'a> {
         mode: &ListMode,
         page_token: Option<&str>,
     ) -> Result<EventsPage, SessionError> {
-        if self
-            .token
-            .expires_at
-            .is_some_and(|at| at <= Utc::now() + REFRESH_MARGIN)
-        {
-            self.refresh().await?;
-        }
-        // One refresh on a 401: the token can be revoked or rotated before `expires_at`.
+        self.refresh_if_expiring().await?;
         let mut refreshed = false;
         loop {
-            let listed = self
+            let answer = self
                 .client
                 .list_events(
                     self.token.access_token.expose(),
@@ -114,14 +108,90 @@ impl<'a> Session<'a> {
                     &mut self.stats,
                 )
                 .await;
-            match listed {
-                Err(GoogleError::Unauthorized) if !refreshed => {
-                    self.refresh().await?;
-                    refreshed = true;
-                }
-                other => return Ok(other?),
+            if !self.refresh_after_401(&answer, &mut refreshed).await? {
+                return Ok(answer?);
             }
         }
+    }
+
+    /// Opens a push channel on `calendar_id` (`events.watch`).
+    ///
+    /// # Errors
+    /// As for [`Session::list_events`].
+    pub async fn watch_events(
+        &mut self,
+        calendar_id: &str,
+        request: &WatchRequest<'_>,
+    ) -> Result<OpenedChannel, SessionError> {
+        self.refresh_if_expiring().await?;
+        let mut refreshed = false;
+        loop {
+            let answer = self
+                .client
+                .watch_events(
+                    self.token.access_token.expose(),
+                    calendar_id,
+                    request,
+                    &mut self.stats,
+                )
+                .await;
+            if !self.refresh_after_401(&answer, &mut refreshed).await? {
+                return Ok(answer?);
+            }
+        }
+    }
+
+    /// Stops a push channel (`channels.stop`).
+    ///
+    /// # Errors
+    /// As for [`Session::list_events`].
+    pub async fn stop_channel(
+        &mut self,
+        channel_id: &str,
+        resource_id: &str,
+    ) -> Result<(), SessionError> {
+        self.refresh_if_expiring().await?;
+        let mut refreshed = false;
+        loop {
+            let answer = self
+                .client
+                .stop_channel(
+                    self.token.access_token.expose(),
+                    channel_id,
+                    resource_id,
+                    &mut self.stats,
+                )
+                .await;
+            if !self.refresh_after_401(&answer, &mut refreshed).await? {
+                return Ok(answer?);
+            }
+        }
+    }
+
+    async fn refresh_if_expiring(&mut self) -> Result<(), SessionError> {
+        if self
+            .token
+            .expires_at
+            .is_some_and(|at| at <= Utc::now() + REFRESH_MARGIN)
+        {
+            self.refresh().await?;
+        }
+        Ok(())
+    }
+
+    /// After Google's `answer`: refreshes and says to call again on the first 401 (the token
+    /// can be revoked or rotated before `expires_at`).
+    async fn refresh_after_401<T>(
+        &mut self,
+        answer: &Result<T, GoogleError>,
+        refreshed: &mut bool,
+    ) -> Result<bool, SessionError> {
+        if matches!(answer, Err(GoogleError::Unauthorized)) && !*refreshed {
+            self.refresh().await?;
+            *refreshed = true;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Refreshes the access token and stores it; on `invalid_grant`, deactivates the token.
@@ -161,6 +231,16 @@ impl<'a> Session<'a> {
                 .execute(self.pool)
                 .await
                 .retryable("deactivating the revoked Google token")?;
+                // Its push channels cannot be stopped at Google without a grant; marked
+                // stopped, their notifications are refused until they expire.
+                sqlx::query(
+                    "UPDATE jobs.watch_channels SET stopped_at = now()
+                     WHERE auth_token_id = $1 AND stopped_at IS NULL",
+                )
+                .bind(self.token.id)
+                .execute(self.pool)
+                .await
+                .retryable("stopping the revoked token's push channels")?;
                 tracing::warn!(token_id = %self.token.id, "Google grant revoked; token deactivated");
                 Err(GoogleError::InvalidGrant.into())
             }

@@ -127,6 +127,24 @@ pub struct RefreshedToken {
     pub refresh_token: Option<String>,
 }
 
+/// What `events.watch` is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchRequest<'a> {
+    pub channel_id: &'a str,
+    pub address: &'a str,
+    /// The channel's secret, which Google sends back with every notification.
+    pub token: &'a str,
+    pub ttl: Duration,
+}
+
+/// A channel Google opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedChannel {
+    pub resource_id: String,
+    /// When Google stops sending (absent: Google did not say).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// What one call cost: HTTP requests made (attempts included), retries among them, and the
 /// time spent waiting on Google (responses, bodies and retry pauses).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -220,6 +238,104 @@ impl GoogleClient {
                 match response.status() {
                     StatusCode::OK => read_json(response).await,
                     StatusCode::GONE => Err(GoogleError::Gone),
+                    StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
+                    status => Err(rejected(status, response).await),
+                }
+            })
+            .await
+    }
+
+    /// `events.watch` on `calendar_id`: asks Google to POST a notification to `address` on
+    /// every change, for `ttl` at most (Google may shorten it).
+    ///
+    /// # Errors
+    /// See [`GoogleError`]; transient failures have already been retried.
+    pub async fn watch_events(
+        &self,
+        access_token: &str,
+        calendar_id: &str,
+        request: &WatchRequest<'_>,
+        stats: &mut CallStats,
+    ) -> Result<OpenedChannel, GoogleError> {
+        let url = format!(
+            "{}/calendars/{}/events/watch",
+            self.config.api_url.trim_end_matches('/'),
+            encode_path_segment(calendar_id)
+        );
+        let body = serde_json::json!({
+            "id": request.channel_id,
+            "type": "web_hook",
+            "address": request.address,
+            "token": request.token,
+            "params": { "ttl": request.ttl.as_secs().to_string() },
+        });
+        stats
+            .timed(async |stats: &mut CallStats| {
+                let response = self
+                    .send(stats, || {
+                        self.http
+                            .post(&url)
+                            .bearer_auth(access_token)
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(body.to_string())
+                    })
+                    .await?;
+                match response.status() {
+                    status if status.is_success() => {
+                        #[derive(Deserialize)]
+                        #[serde(rename_all = "camelCase")]
+                        struct Channel {
+                            resource_id: String,
+                            #[serde(default)]
+                            expiration: Option<String>,
+                        }
+                        let channel: Channel = read_json(response).await?;
+                        let expires_at = channel
+                            .expiration
+                            .and_then(|ms| ms.parse::<i64>().ok())
+                            .and_then(DateTime::from_timestamp_millis);
+                        Ok(OpenedChannel {
+                            resource_id: channel.resource_id,
+                            expires_at,
+                        })
+                    }
+                    StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
+                    status => Err(rejected(status, response).await),
+                }
+            })
+            .await
+    }
+
+    /// `channels.stop`: Google stops sending the channel's notifications. A channel Google no
+    /// longer knows (404) is stopped as well.
+    ///
+    /// # Errors
+    /// See [`GoogleError`]; transient failures have already been retried.
+    pub async fn stop_channel(
+        &self,
+        access_token: &str,
+        channel_id: &str,
+        resource_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), GoogleError> {
+        let url = format!(
+            "{}/channels/stop",
+            self.config.api_url.trim_end_matches('/')
+        );
+        let body = serde_json::json!({ "id": channel_id, "resourceId": resource_id });
+        stats
+            .timed(async |stats: &mut CallStats| {
+                let response = self
+                    .send(stats, || {
+                        self.http
+                            .post(&url)
+                            .bearer_auth(access_token)
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(body.to_string())
+                    })
+                    .await?;
+                match response.status() {
+                    status if status.is_success() || status == StatusCode::NOT_FOUND => Ok(()),
                     StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
                     status => Err(rejected(status, response).await),
                 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::report::WorkspaceReport;
 use super::state::{self, Checkpoint};
-use crate::calendar_rows::{PageCounts, apply_page};
+use crate::calendar_rows::{PageCounts, apply_page, calendar_is_empty};
 use crate::event_mapping::{Change, EventRow, MappingError, Origin, map_event};
 use crate::google::auth::{Session, SessionError};
 use crate::google::client::{EventsPage, GoogleError, ListMode};
@@ -193,6 +193,7 @@ pub async fn sync_connection(
     report.timings.tokens += started.elapsed();
 
     let mut slowest = Duration::ZERO;
+    let mut into_empty = false;
     loop {
         let page_started = Instant::now();
         report.used_sync_token |= matches!(listing.mode, ListMode::SyncToken(_));
@@ -217,8 +218,17 @@ pub async fn sync_connection(
         report.timings.processing += processing.elapsed();
 
         let writing = Instant::now();
+        if listing.pages_done == 0 {
+            // A listing from the start into a calendar with no stored rows (its first sync)
+            // copies its pages straight in; one resumed from a checkpoint merges.
+            into_empty = calendar_is_empty(target.pool, target.ws_id, &connection.calendar_id)
+                .await
+                .retryable("checking for stored events")?;
+        }
         listing.pages_done += 1;
-        let counts = sync.write_page(&listing, &page, &rows, &deletes).await?;
+        let counts = sync
+            .write_page(&listing, &page, &rows, &deletes, into_empty)
+            .await?;
         report.timings.database += writing.elapsed();
         report.add_page(counts);
 
@@ -351,6 +361,7 @@ impl ConnectionSync<'_> {
         page: &EventsPage,
         rows: &[EventRow],
         deletes: &[String],
+        into_empty: bool,
     ) -> Result<PageCounts, SessionError> {
         let Target { pool, ws_id, .. } = self.target;
         let (key, kind) = (&self.sync_key, self.job_kind);
@@ -366,6 +377,7 @@ impl ConnectionSync<'_> {
             rows,
             deletes,
             self.connection.sync_deletes,
+            into_empty,
         )
         .await
         .retryable("writing a page of events")?;

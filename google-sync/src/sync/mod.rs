@@ -12,6 +12,7 @@ pub mod connection;
 pub mod dashboard;
 pub mod report;
 pub mod state;
+pub mod watch;
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -46,6 +47,8 @@ pub struct SyncConfig {
     /// `SYNC_CHECKPOINT_MARGIN_SECONDS` (default 30): listings stop at a checkpoint when less
     /// than this (plus twice the slowest page) is left of the invocation.
     pub checkpoint_margin: Duration,
+    /// Push channels (`WEBHOOK_URL`); `None`: polling only.
+    pub watch: Option<watch::WatchConfig>,
 }
 
 impl SyncConfig {
@@ -57,6 +60,7 @@ impl SyncConfig {
             master_key: env.optional("ENCRYPTION_MASTER_KEY").map(Secret::new),
             checkpoint_margin: env
                 .seconds_or("SYNC_CHECKPOINT_MARGIN_SECONDS", Duration::from_secs(30)),
+            watch: watch::WatchConfig::read(env),
         }
     }
 
@@ -91,6 +95,7 @@ pub struct Syncer {
     checkpoint_margin: Duration,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    watch: Option<watch::WatchConfig>,
 }
 
 impl Syncer {
@@ -114,6 +119,7 @@ impl Syncer {
             checkpoint_margin: config.checkpoint_margin,
             sqs,
             queue_url: config.worker.queue_url.clone(),
+            watch: config.watch.clone(),
         })
     }
 
@@ -221,7 +227,20 @@ impl Syncer {
                     connection::sync_connection(target, &mut session, &connection, &mut report)
                         .await;
                 match synced {
-                    Ok(Finish::Done) => report.calendars_synced.push(connection.calendar_id),
+                    Ok(Finish::Done) => {
+                        if let Some(config) = &self.watch {
+                            self.watch_calendar(
+                                &mut session,
+                                ws_id,
+                                &connection.calendar_id,
+                                config,
+                                now,
+                                &mut report,
+                            )
+                            .await;
+                        }
+                        report.calendars_synced.push(connection.calendar_id);
+                    }
                     Ok(Finish::Checkpointed) => {
                         report.pending.push(connection.calendar_id);
                         out_of_time = true;
@@ -254,6 +273,27 @@ impl Syncer {
         report.pending = pending.into_iter().collect();
         self.close_dashboard(dashboard_id, &report, started).await;
         Ok(report)
+    }
+
+    /// Opens or renews the calendar's push channel; a failure is counted in the report and
+    /// logged, never failing the sync (polling still covers the calendar).
+    async fn watch_calendar(
+        &self,
+        session: &mut Session<'_>,
+        ws_id: Uuid,
+        calendar_id: &str,
+        config: &watch::WatchConfig,
+        now: DateTime<Utc>,
+        report: &mut WorkspaceReport,
+    ) {
+        match watch::ensure_channel(&self.pool, session, ws_id, calendar_id, config, now).await {
+            Ok(watch::Watched::Kept) => {}
+            Ok(_) => report.channels_opened += 1,
+            Err(err) => {
+                tracing::warn!(ws_id = %ws_id, error = %err, "opening the calendar's push channel failed; polling still covers it");
+                report.watch_failures += 1;
+            }
+        }
     }
 
     /// A dashboard row that cannot be closed is swept to `failed` by a later run; the sync's

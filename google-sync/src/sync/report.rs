@@ -55,6 +55,9 @@ pub struct WorkspaceReport {
     /// Calendars left for a continuation message because the invocation ran out of time.
     pub pending: Vec<String>,
     pub failures: Vec<Failure>,
+    /// Push channels opened or renewed, and calendars whose channel could not be opened.
+    pub channels_opened: u64,
+    pub watch_failures: u64,
 }
 
 impl WorkspaceReport {
@@ -127,6 +130,8 @@ impl WorkspaceReport {
             // Microsecond precision: against a nearby server a call takes well under 1 ms.
             "google_ms": (self.api.waited.as_micros() as f64) / 1000.0,
             "continued": self.pending,
+            "channels_opened": self.channels_opened,
+            "watch_failures": self.watch_failures,
             "failures": failures,
         }))
     }

@@ -1,0 +1,321 @@
+//! Push-driven sync (design §13) end to end in one process: the sync worker opens a channel
+//! at the fake Google Calendar, which POSTs its notifications over HTTP to the
+//! `calendar-webhook` handler served the way its Function URL serves it; the sync messages it
+//! enqueues go through the local SQS server to the same worker, and rows are read back from
+//! Postgres.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use aws_lambda_events::http::HeaderMap;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use axum::http::StatusCode;
+use calendar_webhook::{Config as WebhookConfig, Webhook};
+use chrono::{DateTime, Utc};
+use google_sync::sync::SyncJob;
+use google_sync::sync::watch::WatchConfig;
+use integration_tests::fake_google::{FakeGoogle, timed_event};
+use integration_tests::sync_support::{assert_mirrors, connect_google, sync_config, sync_worker};
+use integration_tests::{
+    Queues, drain_queue, fifo_queues, next_batch, send, sqs, system_attribute, test_now, workspace,
+};
+use local_stack::event_source::lambda_context;
+use serde_json::json;
+use shared::config::Secret;
+use shared::jobs::runner::{Runner, deadline_from_epoch_millis};
+use shared::payload::CalendarSyncPayload;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const ACCOUNT: &str = "push";
+
+/// The webhook behind a local HTTP address, answering as if at `now` (so the tests choose the
+/// coalescing bucket).
+async fn serve_webhook(hook: Webhook, now: DateTime<Utc>) -> String {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: HeaderMap| {
+            let hook = hook.clone();
+            async move {
+                StatusCode::from_u16(hook.receive(&headers, now).await.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+struct Push {
+    pool: PgPool,
+    sqs: aws_sdk_sqs::Client,
+    queues: Queues,
+    fake: FakeGoogle,
+    runner: Runner,
+    job: SyncJob<CalendarSyncPayload>,
+    ws: Uuid,
+}
+
+impl Push {
+    /// A workspace with one connected calendar of three events, its sync worker pushing to
+    /// `address` (the webhook when `None`).
+    async fn new(pool: PgPool, address: Option<&str>) -> Push {
+        let sqs = sqs().await;
+        let queues = fifo_queues(&sqs, 60).await;
+        let fake = FakeGoogle::start().await.unwrap();
+        fake.set_now(test_now());
+        let hook = Webhook {
+            pool: pool.clone(),
+            sqs: sqs.clone(),
+            config: WebhookConfig {
+                database_url: Secret::new("unused: the pool is given"),
+                queue_url: queues.queue_url.clone(),
+                answer_within: Duration::from_secs(5),
+                coalesce_seconds: 5,
+            },
+        };
+        let served = serve_webhook(hook, test_now()).await;
+        let mut config = sync_config(&queues, &fake);
+        config.watch = Some(WatchConfig {
+            address: address.unwrap_or(&served).to_owned(),
+            ttl: Duration::from_secs(7 * 86_400),
+            renew_before: Duration::from_secs(86_400),
+        });
+        let (runner, job) = sync_worker(&pool, &sqs, &config);
+        let ws = workspace(&pool, Some("Europe/Berlin")).await;
+        let grant = fake.add_account(ACCOUNT);
+        for i in 0..3 {
+            fake.put_event(ACCOUNT, "primary", event(i));
+        }
+        connect_google(&pool, ws, &grant, None, &["primary"]).await;
+        Push {
+            pool,
+            sqs,
+            queues,
+            fake,
+            runner,
+            job,
+            ws,
+        }
+    }
+
+    /// Sends a polling sync of the workspace, as the 15-minute fan-out does.
+    async fn poll(&self) {
+        let body = json!({ "ws_id": self.ws }).to_string();
+        send(
+            &self.sqs,
+            &self.queues.queue_url,
+            &self.ws.to_string(),
+            &Uuid::new_v4().to_string(),
+            &body,
+        )
+        .await;
+    }
+
+    /// Runs the next batch of the queue through the worker and deletes it, as Lambda does.
+    async fn run_next(&self) {
+        let event = next_batch(&self.sqs, &self.queues.queue_url).await;
+        let context = lambda_context(Duration::from_secs(60));
+        let response = self
+            .runner
+            .run_batch(
+                &self.job,
+                event.clone(),
+                deadline_from_epoch_millis(context.deadline),
+            )
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        for record in event.records {
+            self.sqs
+                .delete_message()
+                .queue_url(&self.queues.queue_url)
+                .receipt_handle(record.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// (channel id, resource id, stopped) of every channel of the calendar, oldest first.
+    async fn channels(&self) -> Vec<(String, Option<String>, bool)> {
+        sqlx::query_as(
+            "SELECT channel_id, resource_id, stopped_at IS NOT NULL FROM jobs.watch_channels
+             WHERE ws_id = $1 AND calendar_id = 'primary' ORDER BY created_at, id",
+        )
+        .bind(self.ws)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Waits until `count` notifications were answered; returns their statuses.
+    async fn answered(&self, count: usize) -> Vec<u16> {
+        for _ in 0..500 {
+            let statuses = self.fake.notification_statuses();
+            if statuses.len() >= count {
+                return statuses;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "only {:?} of {count} notifications were answered",
+            self.fake.notification_statuses()
+        );
+    }
+}
+
+fn event(i: i64) -> serde_json::Value {
+    timed_event(
+        &format!("e{i}"),
+        &format!("Event {i}"),
+        test_now() + chrono::Duration::hours(i + 1),
+        30,
+    )
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_burst_of_changes_in_google_is_one_pushed_sync(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.poll().await;
+    push.run_next().await;
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+    let channels = push.channels().await;
+    assert_eq!(channels.len(), 1, "the first sync opened a channel");
+    assert_eq!(channels[0].1.as_deref(), Some("resource-push-primary"));
+    assert_eq!(push.fake.channels().len(), 1);
+    assert_eq!(
+        push.answered(1).await,
+        [200],
+        "the channel's sync message is acknowledged"
+    );
+    assert!(
+        drain_queue(&push.sqs, &push.queues.queue_url)
+            .await
+            .is_empty(),
+        "sync enqueues nothing"
+    );
+
+    // 20 changes, half of them notified twice: every notification is accepted, one sync waits.
+    for i in 3..23 {
+        push.fake.duplicate_notifications(i % 2 == 0);
+        push.fake.put_event(ACCOUNT, "primary", event(i));
+    }
+    let statuses = push.answered(1 + 30).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    push.run_next().await;
+    assert!(
+        drain_queue(&push.sqs, &push.queues.queue_url)
+            .await
+            .is_empty(),
+        "exactly one sync for the burst"
+    );
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+    assert_eq!(
+        push.channels().await.len(),
+        1,
+        "a live channel is kept, not reopened"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn renewal_keeps_exactly_one_live_channel(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.poll().await;
+    push.run_next().await;
+    // The channel expires within the renewal margin (a day): the next sync replaces it.
+    sqlx::query("UPDATE jobs.watch_channels SET expires_at = $1")
+        .bind(test_now() + chrono::Duration::hours(3))
+        .execute(&push.pool)
+        .await
+        .unwrap();
+    let old = push.channels().await[0].0.clone();
+    push.poll().await;
+    push.run_next().await;
+
+    let channels = push.channels().await;
+    assert_eq!(channels.len(), 2);
+    assert_eq!(
+        (channels[0].0.as_str(), channels[0].2),
+        (old.as_str(), true),
+        "the old channel is stopped"
+    );
+    assert!(!channels[1].2, "the new channel is live");
+    assert_eq!(push.fake.stop_calls(), 1);
+    let at_google: Vec<String> = push.fake.channels().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        at_google,
+        [channels[1].0.clone()],
+        "Google holds only the new channel"
+    );
+
+    // A change is notified on the new channel and synced.
+    push.fake.put_event(ACCOUNT, "primary", event(9));
+    push.answered(3).await;
+    push.run_next().await;
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_revoked_grant_stops_its_channels(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.poll().await;
+    push.run_next().await;
+    assert!(!push.channels().await[0].2);
+
+    push.fake.revoke(ACCOUNT);
+    push.poll().await;
+    let batch = next_batch(&push.sqs, &push.queues.queue_url).await;
+    let context = lambda_context(Duration::from_secs(60));
+    push.runner
+        .run_batch(
+            &push.job,
+            batch,
+            deadline_from_epoch_millis(context.deadline),
+        )
+        .await
+        .unwrap();
+    assert!(
+        push.channels().await.iter().all(|c| c.2),
+        "the revoked token's channel is stopped"
+    );
+    // Google still sends until the channel expires: refused, nothing enqueued.
+    push.fake.put_event(ACCOUNT, "primary", event(7));
+    assert_eq!(push.answered(2).await[1], 404);
+    let pushed = drain_queue(&push.sqs, &push.queues.queue_url)
+        .await
+        .iter()
+        .filter_map(|m| system_attribute(m, MessageSystemAttributeName::MessageDeduplicationId))
+        .filter(|id| id.starts_with("push:"))
+        .count();
+    assert_eq!(pushed, 0, "no pushed sync");
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn with_the_webhook_down_the_poll_still_converges(pool: PgPool) {
+    // Nothing listens at this address: every notification goes unanswered.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    let push = Push::new(pool, Some(&address)).await;
+    push.poll().await;
+    push.run_next().await;
+    for i in 3..8 {
+        push.fake.put_event(ACCOUNT, "primary", event(i));
+    }
+    push.fake.cancel_event(ACCOUNT, "primary", "e0");
+    let statuses = push.answered(7).await;
+    assert!(statuses.iter().all(|s| *s == 0), "{statuses:?}");
+    assert!(
+        drain_queue(&push.sqs, &push.queues.queue_url)
+            .await
+            .is_empty()
+    );
+
+    push.poll().await;
+    push.run_next().await;
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+}
