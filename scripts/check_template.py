@@ -177,6 +177,10 @@ for name, fn in functions.items():
         check(not props.get("Events"), f"{name}: is invoked through its URL only")
         outputs = template.get("Outputs", {}).values()
         check(any(logical_of(o.get("Value")) == f"{name}Url" for o in outputs), f"{name}: its URL must be an output")
+        for synced in ("calendar-sync", "calendar-full-sync"):
+            variables = functions[binaries[synced]]["Properties"]["Environment"]["Variables"]
+            check(json.dumps(variables.get("WEBHOOK_URL", "")).find(f"{name}Url") >= 0,
+                  f"{synced}: WEBHOOK_URL must be {name}'s URL (when push is on)")
         continue
     check(kinds == ["SQSPollerPolicy", "SQSSendMessagePolicy"],
           f"{name}: may only have SQSPollerPolicy and SQSSendMessagePolicy, got {kinds}")

@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use local_stack::runtime_api::LocalFunction;
 
-const FUNCTIONS: [&str; 5] = [
+const FUNCTIONS: [&str; 6] = [
     "orchestrator",
+    "calendar-webhook",
     "calendar-sync",
     "calendar-full-sync",
     "schedule-task",

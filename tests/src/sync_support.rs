@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, NaiveDate, Utc};
 use google_sync::google::GoogleConfig;
 use google_sync::sync::{SyncConfig, SyncJob, Syncer};
@@ -68,6 +69,34 @@ pub fn sync_worker<P>(
         Runner::new(pool.clone(), sqs.clone(), &config.worker).with_clock(Clock::Fixed(test_now()));
     let syncer = Syncer::new(pool.clone(), sqs.clone(), config).expect("building the syncer");
     (runner, SyncJob::new(syncer))
+}
+
+/// Receives the next batch of `queues` and runs it through `runner` and `job` with `timeout`
+/// left, then settles it as Lambda does (deletes what succeeded, retries the rest).
+pub async fn run_next_batch<P: google_sync::sync::SyncPayload>(
+    sqs: &aws_sdk_sqs::Client,
+    queues: &Queues,
+    runner: &Runner,
+    job: &SyncJob<P>,
+    timeout: Duration,
+) -> (SqsEvent, SqsBatchResponse) {
+    let event = crate::next_batch(sqs, &queues.queue_url).await;
+    let context = local_stack::event_source::lambda_context(timeout);
+    let response = runner
+        .run_batch(
+            job,
+            event.clone(),
+            shared::jobs::runner::deadline_from_epoch_millis(context.deadline),
+        )
+        .await
+        .expect("running the batch");
+    local_stack::event_source::EventSource::new(sqs.clone(), &queues.queue_url)
+        .await
+        .expect("an event source")
+        .settle(&event, &response)
+        .await
+        .expect("settling the batch");
+    (event, response)
 }
 
 /// Stores `grant` as an active Google token of `ws_id` (for its creator) with one enabled

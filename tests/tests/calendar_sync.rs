@@ -13,7 +13,8 @@ use integration_tests::fake_google::{
     FakeGoogle, Fault, all_day_event, events_ending_at_or_before_their_start, timed_event,
 };
 use integration_tests::sync_support::{
-    assert_mirrors, connect_google, stored_sync_token, sync_config, sync_worker, synced_rows,
+    assert_mirrors, connect_google, run_next_batch, stored_sync_token, sync_config, sync_worker,
+    synced_rows,
 };
 use integration_tests::{
     Queues, attribute, dead_letters, encrypt_workspace, fifo_queues, next_batch, receive, send,
@@ -23,7 +24,7 @@ use local_stack::event_source::lambda_context;
 use serde_json::{Value, json};
 use shared::encryption::MasterKey;
 use shared::job_kind::LeaseScope;
-use shared::jobs::runner::{Runner, deadline_from_epoch_millis};
+use shared::jobs::runner::Runner;
 use shared::jobs::worker::Function as _;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
 use sqlx::PgPool;
@@ -70,23 +71,7 @@ impl<P: google_sync::sync::SyncPayload> Worker<P> {
 
     /// Receives the next batch and runs it with `timeout` left, settling it as Lambda does.
     async fn invoke(&self, timeout: Duration) -> (SqsEvent, SqsBatchResponse) {
-        let event = next_batch(&self.sqs, &self.queues.queue_url).await;
-        let context = lambda_context(timeout);
-        let response = self
-            .runner
-            .run_batch(
-                &self.job,
-                event.clone(),
-                deadline_from_epoch_millis(context.deadline),
-            )
-            .await
-            .unwrap();
-        let source =
-            local_stack::event_source::EventSource::new(self.sqs.clone(), &self.queues.queue_url)
-                .await
-                .unwrap();
-        source.settle(&event, &response).await.unwrap();
-        (event, response)
+        run_next_batch(&self.sqs, &self.queues, &self.runner, &self.job, timeout).await
     }
 
     /// One message for `ws_id`, delivered and run.

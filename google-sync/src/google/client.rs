@@ -271,15 +271,7 @@ impl GoogleClient {
         });
         stats
             .timed(async |stats: &mut CallStats| {
-                let response = self
-                    .send(stats, || {
-                        self.http
-                            .post(&url)
-                            .bearer_auth(access_token)
-                            .header(reqwest::header::CONTENT_TYPE, "application/json")
-                            .body(body.to_string())
-                    })
-                    .await?;
+                let response = self.post_json(&url, access_token, &body, stats).await?;
                 match response.status() {
                     status if status.is_success() => {
                         #[derive(Deserialize)]
@@ -325,15 +317,7 @@ impl GoogleClient {
         let body = serde_json::json!({ "id": channel_id, "resourceId": resource_id });
         stats
             .timed(async |stats: &mut CallStats| {
-                let response = self
-                    .send(stats, || {
-                        self.http
-                            .post(&url)
-                            .bearer_auth(access_token)
-                            .header(reqwest::header::CONTENT_TYPE, "application/json")
-                            .body(body.to_string())
-                    })
-                    .await?;
+                let response = self.post_json(&url, access_token, &body, stats).await?;
                 match response.status() {
                     status if status.is_success() || status == StatusCode::NOT_FOUND => Ok(()),
                     StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
@@ -401,6 +385,25 @@ impl GoogleClient {
             status: status.as_u16(),
             message: error.unwrap_or_else(|| "token endpoint refused the refresh".to_owned()),
         })
+    }
+
+    /// POSTs `body` as JSON to `url` with `access_token`, retrying transient failures.
+    async fn post_json(
+        &self,
+        url: &str,
+        access_token: &str,
+        body: &Value,
+        stats: &mut CallStats,
+    ) -> Result<Response, GoogleError> {
+        let body = body.to_string();
+        self.send(stats, || {
+            self.http
+                .post(url)
+                .bearer_auth(access_token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await
     }
 
     /// Sends the request `build` makes, retrying transient failures. Returns the first
