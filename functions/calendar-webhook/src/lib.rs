@@ -103,7 +103,10 @@ impl Webhook {
     pub async fn receive(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Outcome {
         let notification = match Notification::from_headers(headers) {
             Ok(notification) => notification,
-            Err(reason) => return Outcome::BadRequest(reason),
+            Err(reason) => {
+                tracing::warn!(status = 400, reason = %reason, "notification refused");
+                return Outcome::BadRequest(reason);
+            }
         };
         let outcome = tokio::time::timeout(self.config.answer_within, self.act(&notification, now))
             .await
