@@ -556,11 +556,7 @@ async fn list_events(
     }
 
     let inner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(account) = bearer.and_then(|token| inner.access.get(token)).cloned() else {
+    let Some(account) = account_of(&inner, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "Invalid Credentials");
     };
     if query.get("singleEvents").map(String::as_str) != Some("true") {

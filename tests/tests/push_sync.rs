@@ -258,6 +258,7 @@ async fn a_revoked_grant_stops_its_channels(pool: PgPool) {
 
     push.fake.revoke(ACCOUNT);
     push.poll().await;
+    // A revoked grant fails the sync permanently: the record is not left for a retry.
     push.run_next().await;
     assert!(
         push.channels().await.iter().all(|c| c.2),
@@ -283,15 +284,7 @@ async fn with_the_webhook_down_the_poll_still_converges(pool: PgPool) {
     drop(closed);
     let push = Push::new(pool, Some(&address)).await;
     push.poll().await;
-    // The sync fails on the revoked grant (the message is dead-lettered); what matters here is the channel.
-    run_next_batch(
-        &push.sqs,
-        &push.queues,
-        &push.runner,
-        &push.job,
-        Duration::from_secs(60),
-    )
-    .await;
+    push.run_next().await;
     for i in 3..8 {
         push.fake.put_event(ACCOUNT, "primary", event(i));
     }

@@ -208,11 +208,10 @@ impl GoogleClient {
         page_token: Option<&str>,
         stats: &mut CallStats,
     ) -> Result<EventsPage, GoogleError> {
-        let url = format!(
-            "{}/calendars/{}/events",
-            self.config.api_url.trim_end_matches('/'),
+        let url = self.api(&format!(
+            "/calendars/{}/events",
             encode_path_segment(calendar_id)
-        );
+        ));
         let mut query: Vec<(&str, String)> = vec![
             ("showDeleted", "true".to_owned()),
             ("singleEvents", "true".to_owned()),
@@ -257,11 +256,10 @@ impl GoogleClient {
         request: &WatchRequest<'_>,
         stats: &mut CallStats,
     ) -> Result<OpenedChannel, GoogleError> {
-        let url = format!(
-            "{}/calendars/{}/events/watch",
-            self.config.api_url.trim_end_matches('/'),
+        let url = self.api(&format!(
+            "/calendars/{}/events/watch",
             encode_path_segment(calendar_id)
-        );
+        ));
         let body = serde_json::json!({
             "id": request.channel_id,
             "type": "web_hook",
@@ -310,10 +308,7 @@ impl GoogleClient {
         resource_id: &str,
         stats: &mut CallStats,
     ) -> Result<(), GoogleError> {
-        let url = format!(
-            "{}/channels/stop",
-            self.config.api_url.trim_end_matches('/')
-        );
+        let url = self.api("/channels/stop");
         let body = serde_json::json!({ "id": channel_id, "resourceId": resource_id });
         stats
             .timed(async |stats: &mut CallStats| {
@@ -385,6 +380,11 @@ impl GoogleClient {
             status: status.as_u16(),
             message: error.unwrap_or_else(|| "token endpoint refused the refresh".to_owned()),
         })
+    }
+
+    /// The Calendar API address of `path` (which starts with `/`).
+    fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.config.api_url.trim_end_matches('/'))
     }
 
     /// POSTs `body` as JSON to `url` with `access_token`, retrying transient failures.

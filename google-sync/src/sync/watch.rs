@@ -49,8 +49,8 @@ pub enum Watched {
     Kept,
     /// The calendar had no live channel; one was opened.
     Opened,
-    /// A new channel replaced this many channels close to expiry.
-    Renewed { stopped: usize },
+    /// A new channel replaced the ones close to expiry, which were stopped.
+    Renewed,
 }
 
 /// Makes sure `calendar_id` of `ws_id` has a live channel lasting past `now` plus
@@ -150,8 +150,6 @@ pub async fn ensure_channel(
     Ok(if live.is_empty() {
         Watched::Opened
     } else {
-        Watched::Renewed {
-            stopped: live.len(),
-        }
+        Watched::Renewed
     })
 }
