@@ -72,8 +72,10 @@ for name, fn in functions.items():
     if sqs_events:
         check("DEAD_LETTER_QUEUE_URL" in env, f"{name}: DEAD_LETTER_QUEUE_URL must be set")
 
-# The orchestrator: one schedule per task, sending only to the four task queues.
+# The orchestrator: one schedule per task plus the push-channel renewal, sending only to the
+# four task queues.
 TASKS = ["calendar-sync", "calendar-full-sync", "schedule-task", "unified-schedule"]
+FAN_OUTS = TASKS + ["renew-watch-channels"]
 task_queues = {
     name for name, res in resources.items()
     if res["Type"] == "AWS::SQS::Queue" and res["Properties"].get("RedrivePolicy")
@@ -91,7 +93,12 @@ for event in orchestrator.get("Events", {}).values():
           f"schedule {task}: scheduled_at must be the scheduled time (the deduplication tick)")
     check("RetryPolicy" in ev and "DeadLetterConfig" in ev,
           f"schedule {task}: needs a retry policy and a dead-letter queue")
-check(sorted(fanned_out) == sorted(TASKS), f"orchestrator schedules {fanned_out} must be exactly {TASKS}")
+    if task == "renew-watch-channels":
+        check(ev.get("State") == {"If": ["HasPushNotifications", "ENABLED", "DISABLED"]},
+              "schedule renew-watch-channels: must run exactly when PushNotifications is on")
+check(sorted(fanned_out) == sorted(FAN_OUTS), f"orchestrator schedules {fanned_out} must be exactly {FAN_OUTS}")
+check(orchestrator.get("ReservedConcurrentExecutions") == len(FAN_OUTS),
+      "orchestrator: one concurrent invocation per schedule")
 sent_to = set()
 for policy in orchestrator.get("Policies", []):
     check(list(policy) == ["SQSSendMessagePolicy"], f"orchestrator: unexpected policy {list(policy)}")

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName as Attr;
+use chrono::{DateTime, Utc};
 use integration_tests::sqs_faults::FaultyProxy;
 use integration_tests::{
     calendar_token, drain_queue, fifo_queues, habit, make_personal, sqs, system_attribute,
@@ -17,6 +18,7 @@ use shared::job_kind::JobKind;
 use shared::jobs::worker::Function as _;
 use shared::producer::QueueUrls;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 const TICK: &str = "2026-11-26T18:45:00Z";
 
@@ -32,6 +34,7 @@ async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orche
         options: FanOutOptions {
             page_size,
             sends_in_flight: 4,
+            ..FanOutOptions::default()
         },
     }
 }
@@ -128,6 +131,99 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
     assert_eq!(runs[0].0, "succeeded");
     assert_eq!(runs[0].2["enqueued"], 260);
     assert_eq!(runs[0].2["fan_out"], "calendar-sync");
+}
+
+/// A live push channel of `calendar` expiring `hours` after the tick; returns its id.
+async fn channel(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, hours: i64) -> String {
+    let id = Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO jobs.watch_channels
+             (ws_id, auth_token_id, calendar_id, channel_id, resource_id, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, 'resource', sha256('token'), $5)",
+    )
+    .bind(ws)
+    .bind(token)
+    .bind(calendar)
+    .bind(&id)
+    .bind(TICK.parse::<DateTime<Utc>>().unwrap() + chrono::Duration::hours(hours))
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
+async fn connection(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, enabled: bool) {
+    sqlx::query(
+        "INSERT INTO public.calendar_connections
+             (ws_id, calendar_id, calendar_name, auth_token_id, is_enabled)
+         VALUES ($1, $2, $2, $3, $4)",
+    )
+    .bind(ws)
+    .bind(calendar)
+    .bind(token)
+    .bind(enabled)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn renewal_reaches_calendars_whose_channel_expires_soon_or_is_unwanted(pool: PgPool) {
+    // Page size 1: the cursor must step through calendars of one workspace too.
+    let state = state(&pool, sqs().await, 1).await;
+    let ws = workspace(&pool, None).await;
+    let token = calendar_token(&pool, ws, "google", true).await;
+    for calendar in ["fresh", "soon", "later-soon"] {
+        connection(&pool, ws, token, calendar, true).await;
+    }
+    channel(&pool, ws, token, "fresh", 48).await;
+    let soon = channel(&pool, ws, token, "soon", 20).await;
+    let later_soon = channel(&pool, ws, token, "later-soon", 2).await;
+    // A renewal in progress: the newer channel does not change the message's key.
+    channel(&pool, ws, token, "later-soon", 7 * 24).await;
+    // A stopped channel is nobody's business.
+    let stopped = channel(&pool, ws, token, "soon", 1).await;
+    sqlx::query("UPDATE jobs.watch_channels SET stopped_at = now() WHERE channel_id = $1")
+        .bind(&stopped)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let disabled_ws = workspace(&pool, None).await;
+    let disabled_token = calendar_token(&pool, disabled_ws, "google", true).await;
+    connection(&pool, disabled_ws, disabled_token, "off", false).await;
+    let disabled = channel(&pool, disabled_ws, disabled_token, "off", 6 * 24).await;
+
+    let revoked_ws = workspace(&pool, None).await;
+    let revoked_token = calendar_token(&pool, revoked_ws, "google", false).await;
+    connection(&pool, revoked_ws, revoked_token, "primary", true).await;
+    let revoked = channel(&pool, revoked_ws, revoked_token, "primary", 6 * 24).await;
+
+    let result = run_tick(&state, tick("renew-watch-channels"), "req-1")
+        .await
+        .unwrap();
+
+    let mut messages = delivered(&state, JobKind::CalendarSync).await;
+    messages.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut expected = vec![
+        (ws, "soon", soon),
+        (ws, "later-soon", later_soon),
+        (disabled_ws, "off", disabled),
+        (revoked_ws, "primary", revoked),
+    ]
+    .into_iter()
+    .map(|(ws, calendar, channel)| {
+        (
+            ws.to_string(),
+            format!("renew-watch-channels:{channel}:{TICK}"),
+            json!({ "ws_id": ws, "calendarId": calendar }),
+        )
+    })
+    .collect::<Vec<_>>();
+    expected.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(messages, expected);
+    assert_eq!(result["enqueued"], 4);
+    assert_eq!(result["fan_out"], "renew-watch-channels");
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]

@@ -22,6 +22,7 @@ use integration_tests::sync_support::{
 use integration_tests::{
     Queues, drain_queue, fifo_queues, send, sqs, system_attribute, test_now, workspace,
 };
+use orchestrator::{FanOutOptions, Tick, fan_out};
 use serde_json::json;
 use shared::config::Secret;
 use shared::jobs::runner::Runner;
@@ -114,6 +115,27 @@ impl Push {
             &body,
         )
         .await;
+    }
+
+    /// Runs the orchestrator's `renew-watch-channels` tick at the tests' instant onto the sync
+    /// queue; returns how many calendars it sent a sync for.
+    async fn renewal_tick(&self) -> u64 {
+        let tick = Tick::parse(
+            json!({ "fan_out": "renew-watch-channels", "scheduled_at": test_now().to_rfc3339() }),
+            test_now(),
+        )
+        .unwrap();
+        let summary = fan_out::fan_out(
+            &self.pool,
+            &self.sqs,
+            &self.queues.queue_url,
+            &tick,
+            FanOutOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.failed, 0);
+        summary.enqueued
     }
 
     /// Runs the next batch of the queue through the worker and settles it, as Lambda does;
@@ -216,14 +238,20 @@ async fn renewal_keeps_exactly_one_live_channel(pool: PgPool) {
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
-    // The channel expires within the renewal margin (a day): the next sync replaces it.
+    assert_eq!(
+        push.renewal_tick().await,
+        0,
+        "a fresh channel is left alone"
+    );
+    // The channel expires within the renewal margin (a day): the renewal fan-out sends a sync
+    // for its calendar, which replaces it.
     sqlx::query("UPDATE jobs.watch_channels SET expires_at = $1")
         .bind(test_now() + chrono::Duration::hours(3))
         .execute(&push.pool)
         .await
         .unwrap();
     let old = push.channels().await[0].0.clone();
-    push.poll().await;
+    assert_eq!(push.renewal_tick().await, 1);
     push.run_next().await;
 
     let channels = push.channels().await;
@@ -247,6 +275,30 @@ async fn renewal_keeps_exactly_one_live_channel(pool: PgPool) {
     push.answered(3).await;
     push.run_next().await;
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn disabling_a_connection_stops_its_channel(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.poll().await;
+    push.run_next().await;
+    assert_eq!(push.fake.channels().len(), 1);
+
+    sqlx::query("UPDATE public.calendar_connections SET is_enabled = false WHERE ws_id = $1")
+        .bind(push.ws)
+        .execute(&push.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        push.renewal_tick().await,
+        1,
+        "the unwanted channel gets a sync"
+    );
+    push.run_next().await;
+    assert!(push.channels().await.iter().all(|c| c.2), "stopped here");
+    assert_eq!(push.fake.stop_calls(), 1);
+    assert!(push.fake.channels().is_empty(), "and at Google");
+    assert_eq!(push.renewal_tick().await, 0, "nothing left to renew");
 }
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]

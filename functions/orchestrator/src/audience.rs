@@ -1,8 +1,12 @@
-//! Which workspaces a fan-out reaches, read in keyset pages (never one unbounded query).
+//! Which workspaces (or, for renewals, which watched calendars) a fan-out reaches, read in
+//! keyset pages (never one unbounded query).
 
+use chrono::{DateTime, Utc};
 use shared::job_kind::JobKind;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::tick::FanOut;
 
 /// Why an enumerated workspace gets no message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,11 +30,21 @@ impl SkipReason {
     }
 }
 
-/// One distinct workspace of the audience.
+/// One distinct workspace of the audience, or one watched calendar of a renewal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub ws_id: Uuid,
+    pub watched: Option<WatchedCalendar>,
     pub skip: Option<SkipReason>,
+}
+
+/// A calendar with a live push channel that needs its sync to renew or stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedCalendar {
+    pub calendar_id: String,
+    /// Its oldest live channel: the same for every retry of the tick, so it keys the
+    /// message's deduplication id.
+    pub channel_id: String,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -41,13 +55,28 @@ struct Row {
     deleted: bool,
 }
 
-/// The distinct workspaces of `task` after `after` (exclusive), at most `limit`, in `ws_id`
-/// order. The inner query pages over the audience table's `ws_id` index; the workspace row is
-/// joined afterwards, so skipped workspaces still advance the cursor.
+/// The audience of `fan_out` after `after` (exclusive), at most `limit`, in key order.
+/// Renewals reach the calendars whose live channel expires before `renew_until`.
 ///
 /// # Errors
 /// The database is unreachable.
 pub async fn page(
+    pool: &PgPool,
+    fan_out: FanOut,
+    renew_until: DateTime<Utc>,
+    after: Option<&Candidate>,
+    limit: i64,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    match fan_out {
+        FanOut::Task(task) => workspace_page(pool, task, after.map(|c| c.ws_id), limit).await,
+        FanOut::RenewWatchChannels => renewal_page(pool, renew_until, after, limit).await,
+    }
+}
+
+/// The distinct workspaces of `task` after `after` (exclusive), at most `limit`, in `ws_id`
+/// order. The inner query pages over the audience table's `ws_id` index; the workspace row is
+/// joined afterwards, so skipped workspaces still advance the cursor.
+async fn workspace_page(
     pool: &PgPool,
     task: JobKind,
     after: Option<Uuid>,
@@ -99,7 +128,71 @@ pub async fn page(
         .into_iter()
         .map(|row| Candidate {
             ws_id: row.ws_id,
+            watched: None,
             skip: skip_reason(task, &row),
+        })
+        .collect())
+}
+
+/// The calendars, in `(ws_id, calendar_id)` order after `after`, with a live channel that
+/// expires before `renew_until` or that no enabled inbound connection of an active token
+/// wants any more (disabled, deleted, or its token deactivated).
+async fn renewal_page(
+    pool: &PgPool,
+    renew_until: DateTime<Utc>,
+    after: Option<&Candidate>,
+    limit: i64,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    macro_rules! renewals {
+        ($cursor:literal) => {
+            concat!(
+                "SELECT DISTINCT ON (c.ws_id, c.calendar_id)
+                        c.ws_id, c.calendar_id, c.channel_id,
+                        coalesce(w.deleted, true) AS deleted
+                 FROM jobs.watch_channels c
+                 LEFT JOIN public.workspaces w ON w.id = c.ws_id
+                 WHERE c.stopped_at IS NULL ",
+                $cursor,
+                " AND (c.expires_at < $2 OR NOT EXISTS (
+                        SELECT 1 FROM public.calendar_connections k
+                        JOIN public.calendar_auth_tokens t ON t.id = k.auth_token_id
+                        WHERE k.ws_id = c.ws_id AND k.auth_token_id = c.auth_token_id
+                          AND k.calendar_id = c.calendar_id AND k.provider = 'google'
+                          AND k.is_enabled AND k.sync_inbound_enabled AND t.is_active))
+                 ORDER BY c.ws_id, c.calendar_id, c.created_at, c.channel_id
+                 LIMIT $1"
+            )
+        };
+    }
+    type Row = (Uuid, String, String, bool);
+    let rows: Vec<Row> = match after {
+        None => {
+            sqlx::query_as(renewals!(""))
+                .bind(limit)
+                .bind(renew_until)
+                .fetch_all(pool)
+                .await?
+        }
+        Some(after) => {
+            let calendar = after.watched.as_ref().map(|w| w.calendar_id.as_str());
+            sqlx::query_as(renewals!("AND (c.ws_id, c.calendar_id) > ($3, $4)"))
+                .bind(limit)
+                .bind(renew_until)
+                .bind(after.ws_id)
+                .bind(calendar.unwrap_or_default())
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(ws_id, calendar_id, channel_id, deleted)| Candidate {
+            ws_id,
+            watched: Some(WatchedCalendar {
+                calendar_id,
+                channel_id,
+            }),
+            skip: deleted.then_some(SkipReason::Deleted),
         })
         .collect())
 }

@@ -18,6 +18,9 @@ pub struct FanOutOptions {
     pub page_size: i64,
     /// `SendMessageBatch` calls in flight at once.
     pub sends_in_flight: usize,
+    /// `renew-watch-channels` reaches channels expiring within this of the tick; the sync
+    /// renews those expiring within the same (`WATCH_RENEW_BEFORE_SECONDS`, both sides).
+    pub renew_before: chrono::Duration,
 }
 
 impl Default for FanOutOptions {
@@ -25,6 +28,7 @@ impl Default for FanOutOptions {
         FanOutOptions {
             page_size: 1000,
             sends_in_flight: 8,
+            renew_before: chrono::Duration::days(1),
         }
     }
 }
@@ -72,21 +76,22 @@ pub async fn fan_out(
     options: FanOutOptions,
 ) -> Result<FanOutSummary, JobError> {
     let mut summary = FanOutSummary {
-        fan_out: tick.task.to_string(),
+        fan_out: tick.fan_out.to_string(),
         scheduled_at: tick.label(),
         ..FanOutSummary::default()
     };
     let page_size = options.page_size.max(1);
+    let renew_until = tick.scheduled_at + options.renew_before;
     let mut after = None;
     loop {
         let started = Instant::now();
-        let page = audience::page(pool, tick.task, after, page_size)
+        let page = audience::page(pool, tick.fan_out, renew_until, after.as_ref(), page_size)
             .await
             .retryable("enumerating workspaces")?;
         summary.enumeration += started.elapsed();
         summary.pages += 1;
         let Some(last) = page.last() else { break };
-        after = Some(last.ws_id);
+        after = Some(last.clone());
         let full_page = page.len() as i64 == page_size;
 
         let mut messages = Vec::with_capacity(page.len());
@@ -97,11 +102,22 @@ pub async fn fan_out(
                 *summary.skipped_reasons.entry(reason.as_str()).or_default() += 1;
                 continue;
             }
+            let (deduplication_id, body) = match &candidate.watched {
+                None => (
+                    tick.deduplication_id(candidate.ws_id),
+                    serde_json::json!({ "ws_id": candidate.ws_id }),
+                ),
+                Some(watched) => (
+                    tick.deduplication_id(&watched.channel_id),
+                    serde_json::json!({ "ws_id": candidate.ws_id, "calendarId": watched.calendar_id }),
+                ),
+            };
             messages.push(OutgoingMessage {
-                task: tick.task,
+                task: tick.fan_out.queue(),
+                // The workspace's group: a renewal waits behind the workspace's other syncs.
                 group_id: candidate.ws_id.to_string(),
-                deduplication_id: tick.deduplication_id(candidate.ws_id),
-                body: serde_json::json!({ "ws_id": candidate.ws_id }).to_string(),
+                deduplication_id,
+                body: body.to_string(),
             });
         }
 

@@ -1,11 +1,15 @@
 //! `orchestrator`: EventBridge Scheduler invokes it with
 //! `{"fan_out": "<task>", "scheduled_at": "<time>"}`; it sends one message per workspace of
 //! that task's audience ([`audience`]) to the task's queue ([`fan_out`]) and records the tick
-//! as a run in `jobs.runs` (task `orchestrator`, keyed `<task>:<tick>`).
+//! as a run in `jobs.runs` (task `orchestrator`, keyed `<task>:<tick>`). The fan-out
+//! `renew-watch-channels` sends one `calendar-sync` per calendar whose push channel needs
+//! renewing or stopping.
 
 pub mod audience;
 pub mod fan_out;
 pub mod tick;
+
+use std::time::Duration;
 
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
@@ -17,7 +21,7 @@ use shared::producer::QueueUrls;
 use sqlx::PgPool;
 
 pub use fan_out::{FanOutOptions, FanOutSummary};
-pub use tick::Tick;
+pub use tick::{FanOut, Tick};
 
 /// The `task` column of the orchestrator's runs.
 pub const RUN_TASK: &str = "orchestrator";
@@ -29,7 +33,8 @@ pub struct Config {
     pub database_url: Secret,
     /// All four `<TASK>_QUEUE_URL`s: one function serves every schedule.
     pub queues: QueueUrls,
-    /// `ORCHESTRATOR_PAGE_SIZE` (default 1000) and `ORCHESTRATOR_SENDS_IN_FLIGHT` (default 8).
+    /// `ORCHESTRATOR_PAGE_SIZE` (default 1000), `ORCHESTRATOR_SENDS_IN_FLIGHT` (default 8)
+    /// and `WATCH_RENEW_BEFORE_SECONDS` (default 1 day).
     pub options: FanOutOptions,
 }
 
@@ -46,6 +51,10 @@ impl Config {
             options: FanOutOptions {
                 page_size: env.parse_or("ORCHESTRATOR_PAGE_SIZE", 1000),
                 sends_in_flight: env.parse_or("ORCHESTRATOR_SENDS_IN_FLIGHT", 8),
+                renew_before: chrono::Duration::from_std(
+                    env.seconds_or("WATCH_RENEW_BEFORE_SECONDS", Duration::from_secs(86_400)),
+                )
+                .unwrap_or(chrono::Duration::MAX),
             },
         };
         env.finish(config)
@@ -159,13 +168,13 @@ pub async fn run_tick(
         .await
         .unwrap_or(false)
     {
-        let result = json!({ "fan_out": tick.task.as_str(), "scheduled_at": tick.label(), "duplicate_tick": true });
+        let result = json!({ "fan_out": tick.fan_out.as_str(), "scheduled_at": tick.label(), "duplicate_tick": true });
         record(&state.pool, &delivery, RunStatus::Skipped, &result, None).await;
-        tracing::info!(task = RUN_TASK, fan_out = tick.task.as_str(), scheduled_at = %tick.label(), "tick already fanned out; skipped");
+        tracing::info!(task = RUN_TASK, fan_out = tick.fan_out.as_str(), scheduled_at = %tick.label(), "tick already fanned out; skipped");
         return Ok(result);
     }
 
-    let queue_url = state.queues.get(tick.task)?;
+    let queue_url = state.queues.get(tick.fan_out.queue())?;
     let run_id = ledger::open(&state.pool, &delivery).await.ok();
     let outcome = fan_out::fan_out(&state.pool, &state.sqs, queue_url, &tick, state.options).await;
     let (status, result, error) = match outcome {
@@ -180,7 +189,7 @@ pub async fn run_tick(
         }
         Err(err) => (
             RunStatus::Failed,
-            json!({ "fan_out": tick.task.as_str(), "scheduled_at": tick.label(), "success": false }),
+            json!({ "fan_out": tick.fan_out.as_str(), "scheduled_at": tick.label(), "success": false }),
             Some(TickFailure::Job(err)),
         ),
     };

@@ -12,10 +12,60 @@ struct Input {
     scheduled_at: Option<String>,
 }
 
+/// What a tick fans out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanOut {
+    /// One message per workspace of the task's audience, on the task's queue.
+    Task(JobKind),
+    /// One `calendar-sync` per calendar whose push channel expires soon or is no longer
+    /// wanted: that sync renews or stops it (design §13).
+    RenewWatchChannels,
+}
+
+impl FanOut {
+    /// The name in the input's `fan_out` and in run keys and deduplication ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FanOut::Task(task) => task.as_str(),
+            FanOut::RenewWatchChannels => "renew-watch-channels",
+        }
+    }
+
+    /// The task whose queue gets the messages.
+    pub fn queue(self) -> JobKind {
+        match self {
+            FanOut::Task(task) => task,
+            FanOut::RenewWatchChannels => JobKind::CalendarSync,
+        }
+    }
+}
+
+impl std::fmt::Display for FanOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FanOut {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == FanOut::RenewWatchChannels.as_str() {
+            return Ok(FanOut::RenewWatchChannels);
+        }
+        s.parse::<JobKind>().map(FanOut::Task).map_err(|_| {
+            format!(
+                "unknown fan-out `{s}` (expected one of calendar-sync, calendar-full-sync, \
+                 schedule-task, unified-schedule, renew-watch-channels)"
+            )
+        })
+    }
+}
+
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tick {
-    pub task: JobKind,
+    pub fan_out: FanOut,
     /// The schedule's time, not the invocation's: a retried or late invocation of the same
     /// tick carries the same value, so its messages get the same deduplication ids.
     pub scheduled_at: DateTime<Utc>,
@@ -43,18 +93,21 @@ impl Tick {
     pub fn parse(input: serde_json::Value, now: DateTime<Utc>) -> Result<Self, TickError> {
         let input: Input =
             serde_json::from_value(input).map_err(|err| TickError::Shape(err.to_string()))?;
-        let task = input
+        let fan_out = input
             .fan_out
             .ok_or(TickError::MissingFanOut)?
-            .parse::<JobKind>()
-            .map_err(|err| TickError::UnknownTask(err.to_string()))?;
+            .parse::<FanOut>()
+            .map_err(TickError::UnknownTask)?;
         let scheduled_at = match input.scheduled_at {
             None => now,
             Some(raw) => DateTime::parse_from_rfc3339(raw.trim())
                 .map_err(|_| TickError::BadTime(raw.clone()))?
                 .with_timezone(&Utc),
         };
-        Ok(Tick { task, scheduled_at })
+        Ok(Tick {
+            fan_out,
+            scheduled_at,
+        })
     }
 
     /// The tick as it appears in deduplication ids, e.g. `2026-11-26T18:45:00Z`.
@@ -62,14 +115,16 @@ impl Tick {
         self.scheduled_at.to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
-    /// `<task>:<tick>`: the orchestrator's own run key in the ledger.
+    /// `<fan-out>:<tick>`: the orchestrator's own run key in the ledger.
     pub fn run_key(&self) -> String {
-        format!("{}:{}", self.task, self.label())
+        format!("{}:{}", self.fan_out, self.label())
     }
 
-    /// `<task>:<ws_id>:<tick>`: the message's deduplication id (design §3).
-    pub fn deduplication_id(&self, ws_id: uuid::Uuid) -> String {
-        format!("{}:{ws_id}:{}", self.task, self.label())
+    /// `<fan-out>:<key>:<tick>`: the message's deduplication id (design §3). The key is the
+    /// workspace id, or the channel id for `renew-watch-channels` (a calendar id can be too
+    /// long for the 128 characters SQS allows).
+    pub fn deduplication_id(&self, key: impl std::fmt::Display) -> String {
+        format!("{}:{key}:{}", self.fan_out, self.label())
     }
 }
 
@@ -92,7 +147,7 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(tick.task, JobKind::CalendarSync);
+        assert_eq!(tick.fan_out, FanOut::Task(JobKind::CalendarSync));
         assert_eq!(tick.label(), "2026-11-26T18:45:00Z");
         let ws = uuid::Uuid::nil();
         assert_eq!(
@@ -100,6 +155,22 @@ mod tests {
             format!("calendar-sync:{ws}:2026-11-26T18:45:00Z")
         );
         assert!(tick.deduplication_id(ws).len() <= 128);
+    }
+
+    #[test]
+    fn renewal_is_a_fan_out_onto_the_calendar_sync_queue() {
+        let tick = Tick::parse(
+            json!({"fan_out": "renew-watch-channels", "scheduled_at": "2026-11-26T18:00:00Z"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(tick.fan_out, FanOut::RenewWatchChannels);
+        assert_eq!(tick.fan_out.queue(), JobKind::CalendarSync);
+        assert_eq!(tick.run_key(), "renew-watch-channels:2026-11-26T18:00:00Z");
+        assert_eq!(
+            tick.fan_out.as_str().parse::<FanOut>().unwrap(),
+            tick.fan_out
+        );
     }
 
     #[test]

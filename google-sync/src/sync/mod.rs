@@ -152,11 +152,11 @@ impl Syncer {
             )));
         };
 
-        let mut plan = Vec::new();
-        for token in active_tokens(pool, ws_id)
+        let tokens = active_tokens(pool, ws_id)
             .await
-            .retryable("reading the workspace's Google tokens")?
-        {
+            .retryable("reading the workspace's Google tokens")?;
+        let mut plan = Vec::new();
+        for token in &tokens {
             let connections: Vec<Connection> = connections_of(pool, ws_id, token.id)
                 .await
                 .retryable("reading the workspace's calendar connections")?
@@ -164,13 +164,33 @@ impl Syncer {
                 .filter(|c| calendar.is_none_or(|only| c.calendar_id == only))
                 .collect();
             if !connections.is_empty() {
-                plan.push((token, connections));
+                plan.push((token.clone(), connections));
             }
         }
         let mut report = WorkspaceReport {
             connections: plan.iter().map(|(_, c)| c.len()).sum(),
             ..WorkspaceReport::default()
         };
+        if self.watch.is_some() {
+            let wanted: Vec<(Uuid, String)> = plan
+                .iter()
+                .flat_map(|(token, connections)| {
+                    connections
+                        .iter()
+                        .map(|c| (token.id, c.calendar_id.clone()))
+                })
+                .collect();
+            let stopped =
+                watch::stop_unwanted(pool, &self.google, &tokens, ws_id, calendar, &wanted, now)
+                    .await;
+            match stopped {
+                Ok(stopped) => report.channels_stopped = stopped,
+                Err(err) => {
+                    tracing::warn!(ws_id = %ws_id, error = %err, "stopping unwanted push channels failed; the next sync tries again");
+                    report.watch_failures += 1;
+                }
+            }
+        }
         // The web app's dashboard needs a user; cron runs are attributed to the creator.
         let actor = creator.or_else(|| plan.first().map(|(token, _)| token.user_id));
         let dashboard_id = match actor {

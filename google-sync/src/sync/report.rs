@@ -55,9 +55,11 @@ pub struct WorkspaceReport {
     /// Calendars left for a continuation message because the invocation ran out of time.
     pub pending: Vec<String>,
     pub failures: Vec<Failure>,
-    /// Push channels opened or renewed, and calendars whose channel could not be opened.
+    /// Push channels opened or renewed, calendars whose channel could not be opened, and
+    /// channels stopped because their connection was disabled or their token deactivated.
     pub channels_opened: u64,
     pub watch_failures: u64,
+    pub channels_stopped: u64,
 }
 
 impl WorkspaceReport {
@@ -132,6 +134,7 @@ impl WorkspaceReport {
             "continued": self.pending,
             "channels_opened": self.channels_opened,
             "watch_failures": self.watch_failures,
+            "channels_stopped": self.channels_stopped,
             "failures": failures,
         }))
     }

@@ -1,8 +1,9 @@
 //! Push channels for synced calendars (design §13). With `WEBHOOK_URL` set, every calendar a
 //! sync finishes gets a live Google channel that notifies the `calendar-webhook` function of
 //! its changes; a channel close to its expiry is replaced (the new one opens before the old
-//! one is stopped, so no change falls between them). Renewal rides on the syncs, so it needs
-//! the polling schedule to run more often than `WATCH_RENEW_BEFORE_SECONDS`.
+//! one is stopped, so no change falls between them). The orchestrator's `renew-watch-channels`
+//! fan-out sends a sync for every calendar whose channel nears its expiry or whose connection
+//! is gone; that sync renews the channel, or stops it ([`stop_unwanted`]).
 
 use std::time::Duration;
 
@@ -13,7 +14,8 @@ use shared::watch_channels::token_hash;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::google::auth::{Session, SessionError};
+use crate::google::auth::{GoogleToken, Session, SessionError};
+use crate::google::client::GoogleClient;
 use crate::google::client::WatchRequest;
 
 /// Push settings; push is off unless `WEBHOOK_URL` is set.
@@ -152,4 +154,59 @@ pub async fn ensure_channel(
     } else {
         Watched::Renewed
     })
+}
+
+/// Stops the live channels of `ws_id` that no enabled inbound connection of an active token
+/// wants any more: `wanted` holds the `(token, calendar)` pairs the sync planned. With
+/// `calendar` set only that calendar's channels are looked at. A channel whose token is still
+/// active is stopped at Google too; one of a deactivated token can only be marked stopped
+/// (its notifications are refused until it expires). Returns how many were stopped.
+///
+/// # Errors
+/// The database failed. A refusal from Google is logged and the channel marked stopped anyway.
+pub async fn stop_unwanted(
+    pool: &PgPool,
+    google: &GoogleClient,
+    tokens: &[GoogleToken],
+    ws_id: Uuid,
+    calendar: Option<&str>,
+    wanted: &[(Uuid, String)],
+    now: DateTime<Utc>,
+) -> Result<u64, SessionError> {
+    let live: Vec<(String, Uuid, String, Option<String>)> = sqlx::query_as(
+        "SELECT channel_id, auth_token_id, calendar_id, resource_id FROM jobs.watch_channels
+         WHERE ws_id = $1 AND stopped_at IS NULL
+         ORDER BY created_at",
+    )
+    .bind(ws_id)
+    .fetch_all(pool)
+    .await
+    .retryable("reading the workspace's push channels")?;
+    let mut stopped = 0;
+    for (channel_id, token_id, calendar_id, resource_id) in live {
+        let unwanted = calendar.is_none_or(|only| only == calendar_id)
+            && !wanted
+                .iter()
+                .any(|(token, wanted)| *token == token_id && *wanted == calendar_id);
+        if !unwanted {
+            continue;
+        }
+        if let (Some(token), Some(resource_id)) = (
+            tokens.iter().find(|token| token.id == token_id),
+            resource_id,
+        ) {
+            let mut session = Session::new(google, pool, token.clone());
+            if let Err(err) = session.stop_channel(&channel_id, &resource_id).await {
+                tracing::warn!(ws_id = %ws_id, channel_id = %channel_id, error = %err, "stopping an unwanted push channel at Google failed");
+            }
+        }
+        sqlx::query("UPDATE jobs.watch_channels SET stopped_at = $2 WHERE channel_id = $1")
+            .bind(&channel_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .retryable("marking an unwanted push channel stopped")?;
+        stopped += 1;
+    }
+    Ok(stopped)
 }
