@@ -11,8 +11,9 @@
 //! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers;
 //! - push channels: `POST /calendars/{id}/events/watch` opens one and POSTs its `sync`
 //!   notification to the channel's address, every later change to the calendar POSTs
-//!   `exists` (twice each, with [`FakeGoogle::duplicate_notifications`]), and
-//!   `POST /channels/stop` closes one;
+//!   `exists` (twice each, with [`FakeGoogle::duplicate_notifications`]; held back and later
+//!   sent newest first, with [`FakeGoogle::hold_notifications`]), and `POST /channels/stop`
+//!   closes one;
 //! - any event a test puts, including ones that end at or before they start
 //!   ([`events_ending_at_or_before_their_start`]).
 //!
@@ -115,6 +116,8 @@ struct Inner {
     channels: Vec<WatchChannel>,
     stop_calls: u64,
     duplicate_notifications: bool,
+    /// Notifications not sent yet, oldest first, while `hold_notifications` is on.
+    held: Option<Vec<(WatchChannel, &'static str)>>,
     /// The status each notification POST got back (0: no answer), in the order answered.
     notification_statuses: Vec<u16>,
     /// The instant channel expirations count from (default: the process clock).
@@ -346,6 +349,22 @@ impl FakeGoogle {
         self.lock().duplicate_notifications = on;
     }
 
+    /// While on, notifications are kept back instead of sent; turning it off sends the kept
+    /// ones newest first, so they arrive out of order (an `exists` before its channel's
+    /// `sync`, message numbers descending), as Google does not promise order.
+    pub fn hold_notifications(&self, on: bool) {
+        let mut inner = self.lock();
+        if on {
+            inner.held.get_or_insert_with(Vec::new);
+            return;
+        }
+        let held = inner.held.take().unwrap_or_default();
+        drop(inner);
+        for (channel, state) in held.into_iter().rev() {
+            post_notification(self.inner.clone(), channel, state);
+        }
+    }
+
     /// The statuses notifications got back so far (0 when the address did not answer).
     pub fn notification_statuses(&self) -> Vec<u16> {
         self.lock().notification_statuses.clone()
@@ -368,7 +387,14 @@ fn notify_changed(shared: &Shared, inner: &mut Inner, account: &str, calendar: &
         }
     }
     for (channel, state) in posts {
-        post_notification(shared.clone(), channel, state);
+        send_or_hold(shared, inner, channel, state);
+    }
+}
+
+fn send_or_hold(shared: &Shared, inner: &mut Inner, channel: WatchChannel, state: &'static str) {
+    match &mut inner.held {
+        Some(held) => held.push((channel, state)),
+        None => post_notification(shared.clone(), channel, state),
     }
 }
 
@@ -455,7 +481,7 @@ async fn watch(
         messages: 1,
     };
     inner.channels.push(channel.clone());
-    post_notification(shared.clone(), channel.clone(), "sync");
+    send_or_hold(&shared, &mut inner, channel.clone(), "sync");
     axum::Json(json!({
         "kind": "api#channel",
         "id": channel.id,

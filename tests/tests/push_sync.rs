@@ -353,3 +353,32 @@ async fn with_the_webhook_down_the_poll_still_converges(pool: PgPool) {
     push.run_next().await;
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn out_of_order_notifications_are_one_sync(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    // Everything Google sends from here on, the channel's `sync` included, arrives in reverse.
+    push.fake.hold_notifications(true);
+    push.poll().await;
+    push.run_next().await;
+    for i in 3..8 {
+        push.fake.duplicate_notifications(i % 2 == 0);
+        push.fake.put_event(ACCOUNT, "primary", event(i));
+    }
+    push.fake.cancel_event(ACCOUNT, "primary", "e1");
+    assert!(push.fake.notification_statuses().is_empty(), "all held");
+    push.fake.hold_notifications(false);
+
+    // 1 sync + 5 changes (2 of them twice) + 1 cancellation.
+    let statuses = push.answered(9).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    push.run_next().await;
+    assert!(
+        drain_queue(&push.sqs, &push.queues.queue_url)
+            .await
+            .is_empty(),
+        "exactly one sync"
+    );
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+    assert_eq!(push.channels().await.len(), 1);
+}
