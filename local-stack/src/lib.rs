@@ -1,11 +1,14 @@
 //! The local stand-ins for AWS and Google that `jobs local`, `jobs demo` and the integration
 //! tests run the functions against: a Lambda Runtime API per function ([`runtime_api`]), the SQS
-//! event source mapping ([`event_source`]), a fake Google Calendar ([`fake_google`]), the whole
-//! system end to end ([`local`]) and the demo ([`demo`]).
+//! event source mapping ([`event_source`]), a Lambda Function URL ([`function_url`]), a fake
+//! Google Calendar ([`fake_google`]), the whole system end to end ([`local`]) with its
+//! push-freshness measurement ([`freshness`]), and the demo ([`demo`]).
 
 pub mod demo;
 pub mod event_source;
 pub mod fake_google;
+pub mod freshness;
+pub mod function_url;
 pub mod local;
 pub mod runtime_api;
 pub mod table;

@@ -5,8 +5,11 @@
 //! ([`crate::runtime_api`]), fires every orchestrator schedule once, and drains every task
 //! queue with the event source mapping's rules: batches of up to 10, at most the function's
 //! concurrency in flight, FIFO message groups, the queue's visibility timeout, partial batch
-//! responses, and SQS's redrive to the DLQ. Prints progress, then a summary from `jobs.runs`.
-//! Re-runnable: demo rows have fixed ids and are reset where a run depends on them.
+//! responses, and SQS's redrive to the DLQ. `calendar-webhook` runs behind a local Function URL
+//! whose address the sync functions are given as `WEBHOOK_URL`, so the first syncs open push
+//! channels; afterwards one event per demo calendar is changed in the fake Google Calendar and
+//! the time until its row is in Postgres, through the push path, is measured. Prints progress,
+//! then a summary from `jobs.runs`. Re-runnable: demo rows have fixed ids and are reset where a run depends on them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +27,8 @@ use uuid::Uuid;
 
 use crate::event_source::EventSource;
 use crate::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, all_day_event, timed_event};
+use crate::freshness::{self, Follower, Watched};
+use crate::function_url::FunctionUrl;
 use crate::runtime_api::LocalFunction;
 
 /// What to run.
@@ -85,6 +90,16 @@ pub struct Summary {
     pub tasks: Vec<TaskSummary>,
     /// Task queues that still held messages when the budget ran out.
     pub left_in_queues: usize,
+    pub push: PushSummary,
+}
+
+/// The changes made in Google after the drain, and how long each took to reach Postgres.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushSummary {
+    /// When the first change was made: later runs are the pushed syncs.
+    pub started_at: DateTime<Utc>,
+    /// Per change, in the order made.
+    pub seconds: Vec<f64>,
 }
 
 struct Worker {
@@ -110,6 +125,9 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
 
     let fake = FakeGoogle::start().await?;
     seed(&pool, &fake, options).await?;
+    let mut env = function_env(&fake);
+    let webhook = start_webhook(options, &env, &workers).await?;
+    env.push(("WEBHOOK_URL".to_owned(), webhook.url.clone()));
     say(
         options,
         &format!(
@@ -118,11 +136,113 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
         ),
     );
 
-    let env = function_env(&fake);
     fire_every_schedule(options, &env, &workers, started_at).await?;
     let drained = drain_every_queue(options, &sqs, &env, &workers).await?;
-    let summary = summarize(&pool, &sqs, &workers, &drained, started_at).await?;
+    let mut summary = summarize(&pool, &sqs, &workers, &drained, started_at).await?;
+    summary.push = time_pushed_changes(options, &pool, &sqs, &fake, &env, &workers).await?;
+    webhook.stop().await?;
     Ok((summary, fake))
+}
+
+/// `calendar-webhook` behind a local Function URL, enqueueing onto the calendar-sync queue.
+async fn start_webhook(
+    options: &Options,
+    env: &[(String, String)],
+    workers: &[Worker],
+) -> anyhow::Result<FunctionUrl> {
+    let mut env = env.to_vec();
+    env.push((
+        JobKind::CalendarSync.queue_url_var().to_owned(),
+        sync_worker(workers)?.queue_url.clone(),
+    ));
+    let name = "calendar-webhook";
+    let mut function = LocalFunction::start(
+        &binary(options, name)?,
+        name,
+        &env,
+        &options.log_dir.join(format!("{name}.log")),
+    )
+    .await?;
+    function.ready(Duration::from_secs(30)).await?;
+    FunctionUrl::serve(function).await
+}
+
+fn sync_worker(workers: &[Worker]) -> anyhow::Result<&Worker> {
+    workers
+        .iter()
+        .find(|w| w.task == JobKind::CalendarSync)
+        .context("no calendar-sync queue")
+}
+
+/// After the first syncs opened push channels: one event per demo calendar is renamed in the
+/// fake Google Calendar, one after another, and timed until its row in Postgres has the new
+/// name. Google notifies the webhook, which enqueues a sync that a warm calendar-sync instance
+/// takes as soon as it is visible.
+async fn time_pushed_changes(
+    options: &Options,
+    pool: &PgPool,
+    sqs: &aws_sdk_sqs::Client,
+    fake: &FakeGoogle,
+    env: &[(String, String)],
+    workers: &[Worker],
+) -> anyhow::Result<PushSummary> {
+    let worker = sync_worker(workers)?;
+    let mut env = env.to_vec();
+    env.push((
+        worker.task.queue_url_var().to_owned(),
+        worker.queue_url.clone(),
+    ));
+    env.push(("DEAD_LETTER_QUEUE_URL".to_owned(), worker.dlq_url.clone()));
+    let name = worker.task.as_str();
+    let mut function = LocalFunction::start(
+        &binary(options, name)?,
+        name,
+        &env,
+        &options.log_dir.join(format!("{name}.log")),
+    )
+    .await?;
+    function.ready(Duration::from_secs(30)).await?;
+    let follower = Follower::start(
+        function,
+        EventSource::new(sqs.clone(), &worker.queue_url).await?,
+    );
+
+    let mut summary = PushSummary {
+        started_at: Utc::now(),
+        seconds: Vec::new(),
+    };
+    for n in 0..options.sync_workspaces {
+        let account = account(n);
+        let Some(event) = fake.events(&account, "primary").into_iter().find(|e| {
+            e["summary"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Meeting"))
+        }) else {
+            continue;
+        };
+        let watched = Watched {
+            ws_id: sync_workspace(n),
+            account: &account,
+            calendar: "primary",
+            event,
+        };
+        let title = format!(
+            "Renamed in Google by the run of {}",
+            summary.started_at.format("%H:%M:%S%.3f")
+        );
+        let took =
+            freshness::time_change(pool, fake, &watched, &title, Duration::from_secs(60)).await?;
+        say(
+            options,
+            &format!(
+                "a change in Google Calendar {n} reached Postgres in {:.2} s",
+                took.as_secs_f64()
+            ),
+        );
+        summary.seconds.push(took.as_secs_f64());
+    }
+    follower.stop().await?;
+    Ok(summary)
 }
 
 /// Every task queue of the local stack, with its DLQ and its function's maximum concurrency.
@@ -454,6 +574,21 @@ pub fn render(summary: &Summary) -> String {
         "task queues not drained when the budget ran out: {}\n",
         summary.left_in_queues
     ));
+    let seconds = &summary.push.seconds;
+    if !seconds.is_empty() {
+        let samples: Vec<Duration> = seconds
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s))
+            .collect();
+        out.push_str(&format!(
+            "push: {} changes made in Google after the first sync reached Postgres in {:.2} s \
+             (median), {:.2} s at most, through calendar-webhook and calendar-sync \
+             (polling alone: up to the next calendar-sync schedule, 15 minutes by default)\n",
+            seconds.len(),
+            freshness::quantile(&samples, 0.5).as_secs_f64(),
+            freshness::quantile(&samples, 1.0).as_secs_f64(),
+        ));
+    }
     out
 }
 

@@ -1,7 +1,8 @@
 //! The whole system locally (`jobs local`, the README's first command), on small data: the real
 //! function binaries behind local Runtime APIs, every orchestrator fired, every queue drained.
 //! Afterwards every message is accounted for, Postgres matches the fake calendars, and the
-//! summary agrees with `jobs.runs`.
+//! summary agrees with `jobs.runs`. The changes made in Google after the drain reached Postgres
+//! through the push path: one pushed sync each.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -52,7 +53,22 @@ async fn the_local_system_runs_every_task_end_to_end() {
     eprintln!("{}", local::render(&summary));
     assert_eq!(summary.left_in_queues, 0, "every task queue was drained");
 
-    // Postgres holds exactly what the fake calendars hold.
+    // One change per calendar in Google after the drain, each synced by the one pushed sync
+    // its notification enqueued; Postgres holds exactly what the fake calendars hold.
+    assert_eq!(summary.push.seconds.len(), options.sync_workspaces);
+    let pushed: Vec<(String, String)> = sqlx::query_as(
+        "SELECT task, status FROM jobs.runs WHERE started_at >= $1 AND task <> 'orchestrator'",
+    )
+    .bind(summary.push.started_at)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        pushed,
+        vec![("calendar-sync".to_owned(), "succeeded".to_owned()); options.sync_workspaces],
+        "one pushed sync per change"
+    );
+    assert!(local::render(&summary).contains("changes made in Google"));
     for n in 0..options.sync_workspaces {
         assert_mirrors(
             &pool,
@@ -77,9 +93,11 @@ async fn the_local_system_runs_every_task_end_to_end() {
     // in its DLQ with its error.
     let runs: Vec<(String, String, String, Option<Value>)> = sqlx::query_as(
         "SELECT task, message_id, status, result FROM jobs.runs
-         WHERE started_at >= $1 AND task <> 'orchestrator' ORDER BY started_at",
+         WHERE started_at >= $1 AND started_at < $2 AND task <> 'orchestrator'
+         ORDER BY started_at",
     )
     .bind(summary.started_at)
+    .bind(summary.push.started_at)
     .fetch_all(&pool)
     .await
     .unwrap();
