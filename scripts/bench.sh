@@ -5,6 +5,8 @@
 #   scripts/bench.sh engine    the scheduling engine on the medium and large scenarios
 #   scripts/bench.sh cold-start  each function's init time and peak memory vs a hello-world Lambda
 #   scripts/bench.sh drain     end-to-end drain of DRAIN_MESSAGES (default 1,000) calendar-sync messages vs a no-op consumer
+#   scripts/bench.sh freshness change-to-row time with push vs polling over FRESHNESS_WORKSPACES (default 100),
+#                              and Google calls per hour of those workspaces idle, push vs polling
 #   scripts/bench.sh           all of them (fan-out with FAN_OUT_WORKSPACES default 10,000), then the
 #                              README's performance table, also written to .local/bench/performance.md
 set -euo pipefail
@@ -26,12 +28,13 @@ case "${1:-all}" in
   engine) bench schedule_engine ;;
   cold-start) bench cold_start ;;
   drain) bench drain ;;
+  freshness) bench freshness ;;
   all)
     export FAN_OUT_WORKSPACES="${FAN_OUT_WORKSPACES:-10000}"
     out="$STATE_DIR/bench"
     mkdir -p "$out"
     : > "$out/all.log"
-    for name in ingest fan_out schedule_engine cold_start drain; do
+    for name in ingest fan_out schedule_engine cold_start drain freshness; do
       bench "$name" | tee -a "$out/all.log"
     done
     {
@@ -42,5 +45,5 @@ case "${1:-all}" in
     echo
     cat "$out/performance.md"
     ;;
-  *) die "usage: scripts/bench.sh [fan-out|ingest|engine|cold-start|drain|all]" ;;
+  *) die "usage: scripts/bench.sh [fan-out|ingest|engine|cold-start|drain|freshness|all]" ;;
 esac

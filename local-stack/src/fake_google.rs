@@ -114,6 +114,7 @@ struct Inner {
     /// Every access and refresh token handed out, for checks that none leaks.
     handed_out: Vec<String>,
     channels: Vec<WatchChannel>,
+    watch_calls: u64,
     stop_calls: u64,
     duplicate_notifications: bool,
     /// Notifications not sent yet, oldest first, while `hold_notifications` is on.
@@ -338,6 +339,12 @@ impl FakeGoogle {
         self.lock().stop_calls
     }
 
+    /// Every request made to Google so far: listings, token refreshes, watches and stops.
+    pub fn calls(&self) -> u64 {
+        let inner = self.lock();
+        inner.list_calls + inner.refresh_calls + inner.watch_calls + inner.stop_calls
+    }
+
     /// Counts channel expirations from `now` instead of the process clock (for tests that
     /// choose their instant).
     pub fn set_now(&self, now: DateTime<Utc>) {
@@ -449,6 +456,7 @@ async fn watch(
     axum::Json(request): axum::Json<Value>,
 ) -> Response {
     let mut inner = shared.lock().unwrap_or_else(|p| p.into_inner());
+    inner.watch_calls += 1;
     let Some(account) = account_of(&inner, &headers) else {
         return error(StatusCode::UNAUTHORIZED, "Invalid Credentials");
     };

@@ -31,6 +31,8 @@ pub fn bench_size(var: &str, full: usize, smoke: usize) -> usize {
 #[derive(Debug)]
 pub struct BenchDatabase {
     pub pool: PgPool,
+    /// For processes that connect to it (`DATABASE_URL`).
+    pub url: String,
     admin: sqlx::PgConnection,
     name: String,
 }
@@ -49,13 +51,19 @@ impl BenchDatabase {
         let (base, _) = admin_url
             .rsplit_once('/')
             .expect("DATABASE_URL has no database name");
+        let url = format!("{base}/{name}");
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(max_connections)
-            .connect(&format!("{base}/{name}"))
+            .connect(&url)
             .await
             .unwrap();
         shared::MIGRATOR.run(&pool).await.unwrap();
-        BenchDatabase { pool, admin, name }
+        BenchDatabase {
+            pool,
+            url,
+            admin,
+            name,
+        }
     }
 
     /// Closes the pool and drops the database.
