@@ -13,6 +13,27 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Counts a sync beginning to list `calendar_id` of `ws_id` on its live channels. Done before
+/// the listing, committed on its own: a notification read after it names a new message.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn begin_listing(
+    pool: &PgPool,
+    ws_id: Uuid,
+    calendar_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs.watch_channels SET listings = listings + 1
+         WHERE ws_id = $1 AND calendar_id = $2 AND stopped_at IS NULL",
+    )
+    .bind(ws_id)
+    .bind(calendar_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Whether `token` is the one whose hash is `stored`. Both sides are fixed-length digests,
 /// compared without stopping at the first difference, so the time taken says nothing about
 /// how close a guess was.
@@ -34,6 +55,8 @@ pub struct LiveChannel {
     /// `None` while the channel is being opened.
     pub resource_id: Option<String>,
     pub token_hash: Vec<u8>,
+    /// How many times a sync has begun listing the calendar since the channel opened.
+    pub listings: i64,
 }
 
 /// The live channel with id `channel_id`, if any.
@@ -45,7 +68,7 @@ pub async fn find_live(
     channel_id: &str,
 ) -> Result<Option<LiveChannel>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT ws_id, calendar_id, resource_id, token_hash FROM jobs.watch_channels
+        "SELECT ws_id, calendar_id, resource_id, token_hash, listings FROM jobs.watch_channels
          WHERE channel_id = $1 AND stopped_at IS NULL",
     )
     .bind(channel_id)

@@ -10,7 +10,6 @@ use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use calendar_webhook::{Config, Outcome, Webhook};
-use chrono::{DateTime, Utc};
 use integration_tests::{
     Queues, drain_queue, fifo_queues, sqs, system_attribute, test_now, workspace,
 };
@@ -36,7 +35,6 @@ fn webhook(
             database_url: Secret::new("unused: the pool is given"),
             queue_url: queues.queue_url.clone(),
             answer_within,
-            coalesce_seconds: 5,
         },
     }
 }
@@ -98,23 +96,32 @@ async fn a_burst_of_notifications_is_one_sync(pool: PgPool) {
     let (channel, resource) = open_channel(&pool, ws).await;
 
     // The channel's first message is `sync`: acknowledged, nothing to do.
-    let at = |ms: i64| -> DateTime<Utc> { test_now() + chrono::Duration::milliseconds(ms) };
     let first = hook
-        .receive(&headers(&channel, &resource, "sync", Some(TOKEN), 1), at(0))
+        .receive(&headers(&channel, &resource, "sync", Some(TOKEN), 1))
         .await;
     assert_eq!(first, Outcome::Acknowledged);
-    // 20 changes within two seconds, some notifications repeated and out of order.
+    // 20 changes before a sync lists the calendar, notified out of order: one message name.
+    let unlisted = format!("push:{channel}:0");
     for n in (2..22).rev() {
         let outcome = hook
-            .receive(
-                &headers(&channel, &resource, "exists", Some(TOKEN), n),
-                at(100 * n as i64),
-            )
+            .receive(&headers(&channel, &resource, "exists", Some(TOKEN), n))
             .await;
-        assert!(matches!(outcome, Outcome::Enqueued { .. }), "{outcome:?}");
+        assert_eq!(
+            outcome,
+            Outcome::Enqueued {
+                deduplication_id: unlisted.clone()
+            }
+        );
     }
     let messages = drain_queue(&sqs, &queues.queue_url).await;
     assert_eq!(messages.len(), 1, "one sync for the burst");
+    assert_eq!(
+        system_attribute(
+            &messages[0],
+            MessageSystemAttributeName::MessageDeduplicationId
+        ),
+        Some(unlisted.clone())
+    );
     let body: serde_json::Value = serde_json::from_str(messages[0].body().unwrap()).unwrap();
     assert_eq!(
         body,
@@ -125,14 +132,20 @@ async fn a_burst_of_notifications_is_one_sync(pool: PgPool) {
         Some(ws.to_string())
     );
 
-    // A change after the bucket closed is a new sync.
+    // Once a sync has begun listing, a change (it may have missed) is a new sync, however
+    // soon it comes.
+    shared::watch_channels::begin_listing(&pool, ws, "primary")
+        .await
+        .unwrap();
     let later = hook
-        .receive(
-            &headers(&channel, &resource, "exists", Some(TOKEN), 22),
-            at(6_000),
-        )
+        .receive(&headers(&channel, &resource, "exists", Some(TOKEN), 22))
         .await;
-    assert!(matches!(later, Outcome::Enqueued { .. }));
+    assert_eq!(
+        later,
+        Outcome::Enqueued {
+            deduplication_id: format!("push:{channel}:1")
+        }
+    );
     assert_eq!(drain_queue(&sqs, &queues.queue_url).await.len(), 1);
 }
 
@@ -177,12 +190,12 @@ async fn forged_and_unknown_notifications_enqueue_nothing(pool: PgPool) {
         ),
     ];
     for (request, expected) in cases {
-        assert_eq!(hook.receive(&request, test_now()).await, expected);
+        assert_eq!(hook.receive(&request).await, expected);
     }
     let mut unreadable = headers(&channel, &resource, "exists", Some(TOKEN), 2);
     unreadable.remove("x-goog-resource-state");
     assert!(
-        matches!(hook.receive(&unreadable, test_now()).await, Outcome::BadRequest(reason) if reason.contains("x-goog-resource-state"))
+        matches!(hook.receive(&unreadable).await, Outcome::BadRequest(reason) if reason.contains("x-goog-resource-state"))
     );
 
     // Through the Lambda handler, as the Function URL delivers it: the status Google sees.
@@ -241,10 +254,7 @@ async fn a_slow_queue_gets_a_500_in_time(pool: PgPool) {
 
     let outcome = tokio::time::timeout(
         Duration::from_secs(10),
-        hook.receive(
-            &headers(&channel, &resource, "exists", Some(TOKEN), 2),
-            test_now(),
-        ),
+        hook.receive(&headers(&channel, &resource, "exists", Some(TOKEN), 2)),
     )
     .await
     .expect("the webhook answers instead of waiting for SQS");

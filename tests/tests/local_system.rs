@@ -188,6 +188,13 @@ async fn the_local_system_runs_every_task_end_to_end() {
     // No secret in any line the functions logged during the run.
     let mut secrets = fake.tokens_handed_out();
     secrets.push(local_stack::fake_google::CLIENT_SECRET.to_owned());
+    let channels = fake.channels();
+    assert_eq!(
+        channels.len(),
+        options.sync_workspaces,
+        "one channel per calendar"
+    );
+    secrets.extend(channels.into_iter().map(|c| c.token));
     let mut lines = 0;
     for entry in std::fs::read_dir(&options.log_dir).unwrap() {
         let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();

@@ -12,7 +12,6 @@ use aws_lambda_events::http::HeaderMap;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
 use calendar_webhook::{Config as WebhookConfig, Webhook};
-use chrono::{DateTime, Utc};
 use google_sync::sync::SyncJob;
 use google_sync::sync::watch::WatchConfig;
 use integration_tests::fake_google::{FakeGoogle, timed_event};
@@ -32,15 +31,14 @@ use uuid::Uuid;
 
 const ACCOUNT: &str = "push";
 
-/// The webhook behind a local HTTP address, answering as if at `now` (so the tests choose the
-/// coalescing bucket).
-async fn serve_webhook(hook: Webhook, now: DateTime<Utc>) -> String {
+/// The webhook behind a local HTTP address.
+async fn serve_webhook(hook: Webhook) -> String {
     let app = axum::Router::new().route(
         "/",
         axum::routing::post(move |headers: HeaderMap| {
             let hook = hook.clone();
             async move {
-                StatusCode::from_u16(hook.receive(&headers, now).await.status())
+                StatusCode::from_u16(hook.receive(&headers).await.status())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }),
@@ -76,10 +74,9 @@ impl Push {
                 database_url: Secret::new("unused: the pool is given"),
                 queue_url: queues.queue_url.clone(),
                 answer_within: Duration::from_secs(5),
-                coalesce_seconds: 5,
             },
         };
-        let served = serve_webhook(hook, test_now()).await;
+        let served = serve_webhook(hook).await;
         let mut config = sync_config(&queues, &fake);
         config.watch = Some(WatchConfig {
             address: address.unwrap_or(&served).to_owned(),
@@ -139,9 +136,9 @@ impl Push {
     }
 
     /// Runs the next batch of the queue through the worker and settles it, as Lambda does;
-    /// every record must succeed.
-    async fn run_next(&self) {
-        let (_, response) = run_next_batch(
+    /// every record must succeed. Returns the batch's deduplication ids.
+    async fn run_next(&self) -> Vec<String> {
+        let (event, response) = run_next_batch(
             &self.sqs,
             &self.queues,
             &self.runner,
@@ -150,6 +147,11 @@ impl Push {
         )
         .await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        event
+            .records
+            .iter()
+            .filter_map(|r| r.attributes.get("MessageDeduplicationId").cloned())
+            .collect()
     }
 
     /// (channel id, resource id, stopped) of every channel of the calendar, oldest first.
@@ -381,4 +383,24 @@ async fn out_of_order_notifications_are_one_sync(pool: PgPool) {
     );
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
     assert_eq!(push.channels().await.len(), 1);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_change_after_a_sync_began_listing_is_another_sync(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.poll().await;
+    push.run_next().await;
+    let channel = push.channels().await[0].0.clone();
+    push.answered(1).await;
+
+    push.fake.put_event(ACCOUNT, "primary", event(5));
+    push.answered(2).await;
+    assert_eq!(push.run_next().await, [format!("push:{channel}:0")]);
+    // Right after that sync listed the calendar (the tests' clock has not moved): a message of
+    // its own, not taken for the one just handled (SQS remembers ids for 5 minutes; the local
+    // server forgets them once deleted, so the id is what shows it).
+    push.fake.put_event(ACCOUNT, "primary", event(6));
+    push.answered(3).await;
+    assert_eq!(push.run_next().await, [format!("push:{channel}:1")]);
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
 }

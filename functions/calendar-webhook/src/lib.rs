@@ -1,8 +1,9 @@
 //! `calendar-webhook`: receives Google Calendar push notifications behind a Lambda Function
 //! URL (design §13). A notification names a channel the sync opened; when the channel is live,
 //! its resource matches and its token checks out, an `exists` notification enqueues one
-//! `calendar-sync` of that workspace's calendar. The deduplication id is the channel and a
-//! time bucket (`WEBHOOK_COALESCE_SECONDS`), so a burst of notifications is one sync.
+//! `calendar-sync` of that workspace's calendar. The deduplication id is the channel and the
+//! number of listings syncs have begun on it, so the notifications that arrive before the next
+//! listing begins are one sync, and one that arrives after it has begun is another.
 //!
 //! Google retries a notification that is not answered with a 2xx, so the answer is bounded
 //! (`WEBHOOK_ANSWER_WITHIN_MS`): when Postgres or SQS is slow, the webhook answers 500 in
@@ -16,7 +17,6 @@ use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
 use aws_lambda_events::http::HeaderMap;
-use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, Env, Secret};
 use shared::payload::CalendarSyncPayload;
@@ -35,9 +35,6 @@ pub struct Config {
     pub queue_url: String,
     /// `WEBHOOK_ANSWER_WITHIN_MS` (default 800): the bound on looking up and enqueueing.
     pub answer_within: Duration,
-    /// `WEBHOOK_COALESCE_SECONDS` (default 5): notifications of one channel within one such
-    /// bucket are one sync.
-    pub coalesce_seconds: u32,
 }
 
 impl Config {
@@ -51,7 +48,6 @@ impl Config {
             database_url: Secret::new(env.required("DATABASE_URL")),
             queue_url: env.required_url("CALENDAR_SYNC_QUEUE_URL"),
             answer_within: Duration::from_millis(env.parse_or("WEBHOOK_ANSWER_WITHIN_MS", 800)),
-            coalesce_seconds: env.parse_or("WEBHOOK_COALESCE_SECONDS", 5),
         };
         env.finish(config)
     }
@@ -73,7 +69,7 @@ pub type Function = Webhook;
 pub enum Outcome {
     /// `sync` or `not_exists` from a live channel: nothing to do.
     Acknowledged,
-    /// `exists`: one sync enqueued (or dropped by SQS as a repeat within the bucket).
+    /// `exists`: one sync enqueued (or dropped by SQS as a repeat of one not listed yet).
     Enqueued { deduplication_id: String },
     /// A header is missing or unreadable.
     BadRequest(String),
@@ -99,8 +95,8 @@ impl Outcome {
 }
 
 impl Webhook {
-    /// Handles the notification in `headers`, received at `now`, within the configured bound.
-    pub async fn receive(&self, headers: &HeaderMap, now: DateTime<Utc>) -> Outcome {
+    /// Handles the notification in `headers` within the configured bound.
+    pub async fn receive(&self, headers: &HeaderMap) -> Outcome {
         let notification = match Notification::from_headers(headers) {
             Ok(notification) => notification,
             Err(reason) => {
@@ -108,7 +104,7 @@ impl Webhook {
                 return Outcome::BadRequest(reason);
             }
         };
-        let outcome = tokio::time::timeout(self.config.answer_within, self.act(&notification, now))
+        let outcome = tokio::time::timeout(self.config.answer_within, self.act(&notification))
             .await
             .unwrap_or_else(|_| {
                 Outcome::Unavailable(format!(
@@ -133,7 +129,7 @@ impl Webhook {
         outcome
     }
 
-    async fn act(&self, notification: &Notification, now: DateTime<Utc>) -> Outcome {
+    async fn act(&self, notification: &Notification) -> Outcome {
         let channel = match find_live(&self.pool, &notification.channel_id).await {
             // A channel being opened has no resource id yet; its token still has to match.
             Ok(Some(channel))
@@ -153,10 +149,7 @@ impl Webhook {
         if notification.state != ResourceState::Exists {
             return Outcome::Acknowledged;
         }
-        let bucket = now
-            .timestamp()
-            .div_euclid(i64::from(self.config.coalesce_seconds.max(1)));
-        let deduplication_id = format!("push:{}:{bucket}", notification.channel_id);
+        let deduplication_id = format!("push:{}:{}", notification.channel_id, channel.listings);
         let payload = CalendarSyncPayload {
             ws_id: channel.ws_id,
             calendar_id: Some(channel.calendar_id),
@@ -211,7 +204,7 @@ impl shared::jobs::worker::Function for Webhook {
         &self,
         event: LambdaEvent<LambdaFunctionUrlRequest>,
     ) -> Result<LambdaFunctionUrlResponse, lambda_runtime::Error> {
-        let outcome = self.receive(&event.payload.headers, Utc::now()).await;
+        let outcome = self.receive(&event.payload.headers).await;
         let mut response = LambdaFunctionUrlResponse::default();
         response.status_code = i64::from(outcome.status());
         Ok(response)

@@ -243,9 +243,13 @@ impl Syncer {
                     budget,
                     now,
                 };
-                let synced =
-                    connection::sync_connection(target, &mut session, &connection, &mut report)
-                        .await;
+                let synced = match self.begin_listing(ws_id, &connection.calendar_id).await {
+                    Ok(()) => {
+                        connection::sync_connection(target, &mut session, &connection, &mut report)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
                 match synced {
                     Ok(Finish::Done) => {
                         if let Some(config) = &self.watch {
@@ -293,6 +297,18 @@ impl Syncer {
         report.pending = pending.into_iter().collect();
         self.close_dashboard(dashboard_id, &report, started).await;
         Ok(report)
+    }
+
+    /// With push on, counts the listing on the calendar's channels first, so a notification
+    /// that arrives while it runs enqueues another sync instead of being taken for this one.
+    async fn begin_listing(&self, ws_id: Uuid, calendar_id: &str) -> Result<(), SessionError> {
+        if self.watch.is_none() {
+            return Ok(());
+        }
+        shared::watch_channels::begin_listing(&self.pool, ws_id, calendar_id)
+            .await
+            .retryable("counting the listing on the calendar's push channels")?;
+        Ok(())
     }
 
     /// Opens or renews the calendar's push channel; a failure is counted in the report and
