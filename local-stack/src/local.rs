@@ -155,16 +155,7 @@ async fn start_webhook(
         JobKind::CalendarSync.queue_url_var().to_owned(),
         sync_worker(workers)?.queue_url.clone(),
     ));
-    let name = "calendar-webhook";
-    let mut function = LocalFunction::start(
-        &binary(options, name)?,
-        name,
-        &env,
-        &options.log_dir.join(format!("{name}.log")),
-    )
-    .await?;
-    function.ready(Duration::from_secs(30)).await?;
-    FunctionUrl::serve(function).await
+    FunctionUrl::serve(start_function(options, "calendar-webhook", &env).await?).await
 }
 
 fn sync_worker(workers: &[Worker]) -> anyhow::Result<&Worker> {
@@ -187,21 +178,7 @@ async fn time_pushed_changes(
     workers: &[Worker],
 ) -> anyhow::Result<PushSummary> {
     let worker = sync_worker(workers)?;
-    let mut env = env.to_vec();
-    env.push((
-        worker.task.queue_url_var().to_owned(),
-        worker.queue_url.clone(),
-    ));
-    env.push(("DEAD_LETTER_QUEUE_URL".to_owned(), worker.dlq_url.clone()));
-    let name = worker.task.as_str();
-    let mut function = LocalFunction::start(
-        &binary(options, name)?,
-        name,
-        &env,
-        &options.log_dir.join(format!("{name}.log")),
-    )
-    .await?;
-    function.ready(Duration::from_secs(30)).await?;
+    let function = start_function(options, worker.task.as_str(), &worker_env(env, worker)).await?;
     let follower = Follower::start(
         function,
         EventSource::new(sqs.clone(), &worker.queue_url).await?,
@@ -294,14 +271,7 @@ async fn fire_every_schedule(
             worker.queue_url.clone(),
         ));
     }
-    let mut orchestrator = LocalFunction::start(
-        &binary(options, "orchestrator")?,
-        "orchestrator",
-        &env,
-        &options.log_dir.join("orchestrator.log"),
-    )
-    .await?;
-    orchestrator.ready(Duration::from_secs(30)).await?;
+    let mut orchestrator = start_function(options, "orchestrator", &env).await?;
     for worker in workers {
         let input = json!({ "fan_out": worker.task.as_str(), "scheduled_at": tick.to_rfc3339() });
         let result = orchestrator
@@ -339,22 +309,9 @@ async fn drain_every_queue(
         .collect();
     let mut drains = Vec::new();
     for worker in workers {
-        let mut env = env.to_vec();
-        env.push((
-            worker.task.queue_url_var().to_owned(),
-            worker.queue_url.clone(),
-        ));
-        env.push(("DEAD_LETTER_QUEUE_URL".to_owned(), worker.dlq_url.clone()));
+        let env = worker_env(env, worker);
         for _ in 0..options.concurrency.clamp(1, worker.limit) {
-            let name = worker.task.as_str();
-            let mut function = LocalFunction::start(
-                &binary(options, name)?,
-                name,
-                &env,
-                &options.log_dir.join(format!("{name}.log")),
-            )
-            .await?;
-            function.ready(Duration::from_secs(30)).await?;
+            let mut function = start_function(options, worker.task.as_str(), &env).await?;
             let source = EventSource::new(sqs.clone(), &worker.queue_url).await?;
             let counter = received[&worker.task].clone();
             let task = worker.task;
@@ -447,6 +404,34 @@ pub fn stack_env() -> Vec<(String, String)> {
     .iter()
     .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
     .collect()
+}
+
+/// Starts function `name` with `env`, its output in the log directory, and waits for its init.
+async fn start_function(
+    options: &Options,
+    name: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<LocalFunction> {
+    let mut function = LocalFunction::start(
+        &binary(options, name)?,
+        name,
+        env,
+        &options.log_dir.join(format!("{name}.log")),
+    )
+    .await?;
+    function.ready(Duration::from_secs(30)).await?;
+    Ok(function)
+}
+
+/// `env` plus the worker's queue and DLQ.
+fn worker_env(env: &[(String, String)], worker: &Worker) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push((
+        worker.task.queue_url_var().to_owned(),
+        worker.queue_url.clone(),
+    ));
+    env.push(("DEAD_LETTER_QUEUE_URL".to_owned(), worker.dlq_url.clone()));
+    env
 }
 
 fn binary(options: &Options, name: &str) -> anyhow::Result<PathBuf> {

@@ -155,9 +155,13 @@ async fn main() {
         .unwrap();
         pushed.push(took);
     }
-    let runs_after_push = succeeded_syncs(pool).await;
+    // A row is written before its run is recorded as succeeded.
+    wait_for(&queues, LIMIT, || async {
+        succeeded_syncs(pool).await >= runs + 2 * count
+    })
+    .await;
     assert_eq!(
-        runs_after_push,
+        succeeded_syncs(pool).await,
         runs + 2 * count,
         "one pushed sync per change"
     );

@@ -154,6 +154,19 @@ impl Push {
             .collect()
     }
 
+    /// Runs the one sync waiting in the queue: nothing is left after it, and Postgres mirrors
+    /// the calendar.
+    async fn run_the_one_sync(&self) {
+        self.run_next().await;
+        assert!(
+            drain_queue(&self.sqs, &self.queues.queue_url)
+                .await
+                .is_empty(),
+            "exactly one sync"
+        );
+        assert_mirrors(&self.pool, self.ws, &self.fake, ACCOUNT, "primary").await;
+    }
+
     /// (channel id, resource id, stopped) of every channel of the calendar, oldest first.
     async fn channels(&self) -> Vec<(String, Option<String>, bool)> {
         sqlx::query_as(
@@ -220,14 +233,7 @@ async fn a_burst_of_changes_in_google_is_one_pushed_sync(pool: PgPool) {
     }
     let statuses = push.answered(1 + 30).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    push.run_next().await;
-    assert!(
-        drain_queue(&push.sqs, &push.queues.queue_url)
-            .await
-            .is_empty(),
-        "exactly one sync for the burst"
-    );
-    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+    push.run_the_one_sync().await;
     assert_eq!(
         push.channels().await.len(),
         1,
@@ -374,14 +380,7 @@ async fn out_of_order_notifications_are_one_sync(pool: PgPool) {
     // 1 sync + 5 changes (2 of them twice) + 1 cancellation.
     let statuses = push.answered(9).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    push.run_next().await;
-    assert!(
-        drain_queue(&push.sqs, &push.queues.queue_url)
-            .await
-            .is_empty(),
-        "exactly one sync"
-    );
-    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+    push.run_the_one_sync().await;
     assert_eq!(push.channels().await.len(), 1);
 }
 
