@@ -9,7 +9,8 @@
 //! whose address the sync functions are given as `WEBHOOK_URL`, so the first syncs open push
 //! channels; afterwards one event per demo calendar is changed in the fake Google Calendar and
 //! the time until its row is in Postgres, through the push path, is measured. Prints progress,
-//! then a summary from `jobs.runs`. Re-runnable: demo rows have fixed ids and are reset where a run depends on them.
+//! then a summary from `jobs.runs`. Re-runnable: demo rows have fixed ids and are reset where
+//! a run depends on them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

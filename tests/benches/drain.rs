@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use integration_tests::fake_google::{FakeGoogle, timed_event};
-use integration_tests::sync_support::{connect_google, sync_binary_env};
+use integration_tests::sync_support::{connect_google, google_workspace, sync_binary_env};
 use integration_tests::{Queues, fifo_queues, sqs, workspace};
 use local_stack::event_source::EventSource;
 use local_stack::runtime_api::LocalFunction;
@@ -52,23 +52,8 @@ async fn main() {
 
     let mut ws_ids = Vec::new();
     let now = chrono::Utc::now();
-    for n in 0..workspaces {
-        let ws = workspace(&pool, Some("Europe/Berlin")).await;
-        let account = format!("drain-{}", ws.simple());
-        let grant = fake.add_account(&account);
-        for i in 0..20 {
-            fake.put_event(
-                &account,
-                "primary",
-                timed_event(
-                    &format!("e{n}x{i}"),
-                    "Standup",
-                    now + chrono::Duration::hours(i),
-                    15,
-                ),
-            );
-        }
-        connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    for _ in 0..workspaces {
+        let (ws, _) = google_workspace(&pool, &fake, "drain", 20, now).await;
         ws_ids.push(ws);
     }
 

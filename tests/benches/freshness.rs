@@ -31,9 +31,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use integration_tests::fake_google::{FakeGoogle, timed_event};
-use integration_tests::sync_support::{connect_google, sync_binary_env};
-use integration_tests::{BenchDatabase, Queues, fifo_queues, sqs, workspace};
+use integration_tests::fake_google::FakeGoogle;
+use integration_tests::sync_support::{google_workspace, sync_binary_env};
+use integration_tests::{BenchDatabase, Queues, fifo_queues, sqs};
 use local_stack::event_source::EventSource;
 use local_stack::freshness::{Follower, Watched, quantile, time_change};
 use local_stack::function_url::FunctionUrl;
@@ -72,23 +72,8 @@ async fn main() {
 
     let now = chrono::Utc::now();
     let mut calendars = Vec::new();
-    for n in 0..count {
-        let ws_id = workspace(pool, Some("Europe/Berlin")).await;
-        let account = format!("fresh-{}", ws_id.simple());
-        let grant = fake.add_account(&account);
-        for i in 0..20 {
-            fake.put_event(
-                &account,
-                "primary",
-                timed_event(
-                    &format!("f{n}x{i}"),
-                    "Review",
-                    now + chrono::Duration::hours(i),
-                    30,
-                ),
-            );
-        }
-        connect_google(pool, ws_id, &grant, None, &["primary"]).await;
+    for _ in 0..count {
+        let (ws_id, account) = google_workspace(pool, &fake, "fresh", 20, now).await;
         let event = fake.events(&account, "primary").remove(0);
         calendars.push(Calendar {
             ws_id,

@@ -99,6 +99,35 @@ pub async fn run_next_batch<P: google_sync::sync::SyncPayload>(
     (event, response)
 }
 
+/// A Berlin workspace connected to a new fake Google account (`<prefix>-<ws>`) whose primary
+/// calendar holds `events` 15-minute events, an hour apart from `start`; returns the workspace
+/// and the account.
+pub async fn google_workspace(
+    pool: &PgPool,
+    fake: &FakeGoogle,
+    prefix: &str,
+    events: i64,
+    start: DateTime<Utc>,
+) -> (Uuid, String) {
+    let ws = crate::workspace(pool, Some("Europe/Berlin")).await;
+    let account = format!("{prefix}-{}", ws.simple());
+    let grant = fake.add_account(&account);
+    for i in 0..events {
+        fake.put_event(
+            &account,
+            "primary",
+            crate::fake_google::timed_event(
+                &format!("e{i}"),
+                "Standup",
+                start + chrono::Duration::hours(i),
+                15,
+            ),
+        );
+    }
+    connect_google(pool, ws, &grant, None, &["primary"]).await;
+    (ws, account)
+}
+
 /// Stores `grant` as an active Google token of `ws_id` (for its creator) with one enabled
 /// connection per calendar; returns the token id.
 pub async fn connect_google(
