@@ -101,14 +101,33 @@ write_env() {
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
-migrate() {
-  log "applying migrations"
+run_migrate() {
   # LOCAL_JOBS_BIN: an already built `jobs` (the clock check keeps cargo off its shifted clock).
   if [ -n "${LOCAL_JOBS_BIN:-}" ]; then
     "$LOCAL_JOBS_BIN" migrate
   else
     (cd "$REPO_ROOT" && cargo run -q -p jobs-cli --bin jobs -- migrate)
   fi
+}
+
+migrate() {
+  log "applying migrations"
+  local out
+  if out="$(run_migrate 2>&1)"; then
+    [ -z "$out" ] || echo "$out"
+    return 0
+  fi
+  # The mirror of Tuturuuu's schema (the first migration) is rebuilt in place when the facts
+  # change; a throwaway database built from an older one is simply built again.
+  if grep -q "previously applied but has been modified" <<<"$out"; then
+    log "the local database predates a migration's current text: recreating $PG_DB"
+    psql "postgres://postgres@127.0.0.1:$PG_PORT/postgres" -qc "DROP DATABASE $PG_DB WITH (FORCE)" >/dev/null
+    create_database
+    run_migrate
+    return
+  fi
+  echo "$out" >&2
+  die "migrations failed"
 }
 
 mkdir -p "$STATE_DIR"

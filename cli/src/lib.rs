@@ -1,7 +1,9 @@
 //! Operator commands (`jobs`): migrations, enqueueing, the run ledger and the dead-letter
 //! queues. The local stack (`jobs local`, `jobs demo`) lives in `local-stack`.
 
+pub mod check;
 pub mod ops;
+pub mod real_schema;
 
 use anyhow::Context as _;
 

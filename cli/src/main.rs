@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Apply the migrations in migrations/ to DATABASE_URL.
     Migrate,
+    /// Check that DATABASE_URL can run the jobs: its role, tables, columns, types, functions,
+    /// migrations and recommended indexes (exits 1 when a check fails).
+    Check,
     /// Validate a payload against the task's type and send it to the task's queue.
     Enqueue {
         /// calendar-sync, calendar-full-sync, schedule-task or unified-schedule.
@@ -136,6 +139,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => jobs_cli::migrate().await,
+        Command::Check => {
+            let pool = jobs_cli::connect().await?;
+            let outcomes = jobs_cli::check::run(&pool).await?;
+            print(cli.json, &outcomes, || jobs_cli::check::render(&outcomes))?;
+            if jobs_cli::check::failed(&outcomes) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Demo => local_stack::demo::run().await,
         Command::Local {
             bin_dir,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use shared::encryption::{EncryptionError, WorkspaceKey};
+use shared::limits::{self, TextLimit};
 
 /// The length a timed event that ends at or before its start is stored with: one minute, the
 /// smallest step the web app's calendar shows and edits. The schema itself allows zero, but a
@@ -115,6 +116,9 @@ pub enum Change {
 pub enum MappingError {
     #[error("event has no id")]
     NoId,
+    /// Longer than the id columns allow (Google allows 1,024 characters, the columns 1,000).
+    #[error("event {prefix}…: id of {chars} characters exceeds the 1000 the table allows")]
+    IdTooLong { prefix: String, chars: usize },
     #[error("event {id}: field `{field}` is missing or unreadable")]
     BadTime { id: String, field: &'static str },
     #[error("event {id}: {source}")]
@@ -126,17 +130,13 @@ impl MappingError {
     pub fn reason(&self) -> &'static str {
         match self {
             MappingError::NoId => "no id",
+            MappingError::IdTooLong { .. } => "id too long",
             MappingError::BadTime { field: "start", .. } => "start missing or unreadable",
             MappingError::BadTime { .. } => "end missing or unreadable",
             MappingError::Encryption { .. } => "could not be encrypted",
         }
     }
 }
-
-/// Limits of the database's checks: (characters, UTF-8 bytes).
-pub const TITLE_LIMIT: (usize, usize) = (255, 1020);
-pub const DESCRIPTION_LIMIT: (usize, usize) = (10_000, 40_000);
-pub const LOCATION_LIMIT: (usize, usize) = (1_000, 4_000);
 
 /// Maps one event. `key` is the workspace's encryption key, when it has one.
 ///
@@ -151,7 +151,14 @@ pub fn map_event(
         return Err(MappingError::NoId);
     }
     if event.status.as_deref() == Some("cancelled") {
+        // An id too long to be stored matches no row: deleting it is harmless.
         return Ok(Change::Delete(event.id.clone()));
+    }
+    if !limits::EXTERNAL_ID.fits(&event.id) {
+        return Err(MappingError::IdTooLong {
+            prefix: limits::clamp(&event.id, 40, 160).to_owned(),
+            chars: event.id.chars().count(),
+        });
     }
     let id = &event.id;
     let bad = |field| MappingError::BadTime {
@@ -180,16 +187,16 @@ pub fn map_event(
         .as_deref()
         .filter(|summary| !summary.trim().is_empty())
         .unwrap_or("Untitled Event");
-    let text = |value: &str, limit: (usize, usize)| -> Result<String, MappingError> {
-        let encrypt_error = |source| MappingError::Encryption {
-            id: id.clone(),
-            source,
-        };
+    let text = |value: &str, limit: TextLimit| -> Result<String, MappingError> {
+        let value = limit.clamp_plaintext(value, key.is_some());
         match key {
-            None => Ok(clamp(value, limit.0, limit.1).to_owned()),
+            None => Ok(value.to_owned()),
             Some(key) => key
-                .encrypt(clamp(value, limit.0, ciphertext_budget(limit.0)))
-                .map_err(encrypt_error),
+                .encrypt(value)
+                .map_err(|source| MappingError::Encryption {
+                    id: id.clone(),
+                    source,
+                }),
         }
     };
     Ok(Change::Upsert(Box::new(EventRow {
@@ -197,14 +204,14 @@ pub fn map_event(
         external_event_id: id.clone(),
         external_calendar_id: origin.calendar_id.clone(),
         source_calendar_id: origin.source_calendar_id,
-        title: text(title, TITLE_LIMIT)?,
+        title: text(title, limits::EVENT_TITLE)?,
         description: text(
             event.description.as_deref().unwrap_or_default(),
-            DESCRIPTION_LIMIT,
+            limits::EVENT_DESCRIPTION,
         )?,
         location: text(
             event.location.as_deref().unwrap_or_default(),
-            LOCATION_LIMIT,
+            limits::EVENT_LOCATION,
         )?,
         start_at,
         end_at,
@@ -262,23 +269,6 @@ impl When {
             When::AllDay(date) => Some(date.and_hms_opt(0, 0, 0)?.and_utc()),
         }
     }
-}
-
-/// The longest prefix of `value` with at most `max_chars` characters and `max_bytes` bytes.
-pub fn clamp(value: &str, max_chars: usize, max_bytes: usize) -> &str {
-    let mut end = 0;
-    for (count, (index, c)) in value.char_indices().enumerate() {
-        if count == max_chars || index + c.len_utf8() > max_bytes {
-            return &value[..end];
-        }
-        end = index + c.len_utf8();
-    }
-    value
-}
-
-/// Plaintext bytes whose encrypted form (base64 of IV 12 + text + tag 16) fits `max_chars`.
-pub fn ciphertext_budget(max_chars: usize) -> usize {
-    (max_chars / 4 * 3).saturating_sub(28)
 }
 
 #[cfg(test)]
@@ -485,10 +475,6 @@ mod tests {
 
     #[test]
     fn text_is_clamped_by_characters_and_bytes() {
-        assert_eq!(clamp("abcdef", 3, 100), "abc");
-        assert_eq!(clamp("ééé", 10, 5), "éé");
-        assert_eq!(clamp("🎉🎉", 10, 7), "🎉");
-        assert_eq!(clamp("short", 255, 1020), "short");
         let long_title = "日".repeat(400);
         let mapped = row(map_event(
             &event(json!({ "id": "t", "summary": long_title,
@@ -499,9 +485,29 @@ mod tests {
         .unwrap());
         assert_eq!(mapped.title.chars().count(), 255);
         assert!(mapped.title.len() <= 1020);
-        let wide = "🎉".repeat(300);
-        assert!(clamp(&wide, 255, 1020).len() <= 1020);
-        assert_eq!(clamp(&wide, 255, 1020).chars().count(), 255);
+    }
+
+    #[test]
+    fn an_id_longer_than_the_columns_allow_is_skipped_and_named() {
+        let at_limit = "i".repeat(1_000);
+        let mapped = map_event(
+            &event(json!({ "id": at_limit, "start": { "date": "2026-12-01" },
+                "end": { "date": "2026-12-02" } })),
+            &origin(),
+            None,
+        );
+        assert!(matches!(mapped, Ok(Change::Upsert(_))));
+        let err = map_event(
+            &event(
+                json!({ "id": "i".repeat(1_001), "start": { "date": "2026-12-01" },
+                "end": { "date": "2026-12-02" } }),
+            ),
+            &origin(),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.reason(), "id too long");
+        assert!(err.to_string().contains("1001 characters"), "{err}");
     }
 
     #[test]
@@ -517,13 +523,13 @@ mod tests {
         .unwrap());
         assert!(mapped.is_encrypted);
         assert!(
-            mapped.title.chars().count() <= TITLE_LIMIT.0,
+            mapped.title.chars().count() <= limits::EVENT_TITLE.chars,
             "{}",
             mapped.title.len()
         );
-        assert!(mapped.description.chars().count() <= DESCRIPTION_LIMIT.0);
+        assert!(mapped.description.chars().count() <= limits::EVENT_DESCRIPTION.chars);
         assert_eq!(key.decrypt(&mapped.location).unwrap(), "Hanoi");
         let title = key.decrypt(&mapped.title).unwrap();
-        assert_eq!(title, "x".repeat(ciphertext_budget(TITLE_LIMIT.0)));
+        assert_eq!(title, "x".repeat(161));
     }
 }

@@ -680,14 +680,18 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
     for i in 0..options.habits {
         let id = demo_id(4, i as u128);
         let dependency = (i % 7 == 6).then(|| demo_id(4, (i - 1) as u128));
+        // Monthly habits alternate between a day of the month and a weekday of a week.
+        let monthly = (frequencies[i % frequencies.len()] == "monthly").then_some(i % 2 == 0);
         sqlx::query(
             "INSERT INTO public.workspace_habits
                  (id, ws_id, name, duration_minutes, frequency, calendar_hours, days_of_week,
                   ideal_time, time_preference, priority, is_splittable, min_instances_per_day,
                   ideal_instances_per_day, max_instances_per_day, dependency_habit_id,
-                  dependency_type, start_date)
-             VALUES ($1, $2, $3, $4, $5::habit_frequency, $6::calendar_hours, $7, $8::time, $9,
-                     $10::task_priority, $11, $12, $13, $14, $15, $16, current_date - 7)
+                  dependency_type, monthly_type, day_of_month, week_of_month,
+                  day_of_week_monthly, start_date)
+             VALUES ($1, $2, $3, $4, $5::habit_frequency, $6::calendar_hours, $7, $8::time,
+                     $9::time_of_day_preference, $10::task_priority, $11, $12, $13, $14, $15,
+                     $16, $17::monthly_recurrence_type, $18, $19, $20, current_date - 7)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
@@ -698,14 +702,25 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
         .bind(hours[i % hours.len()])
         .bind((i % 5 == 1).then(|| vec![1i32, 3, 5]))
         .bind((i % 3 == 0).then(|| format!("{:02}:{:02}", 7 + i % 12, (i % 4) * 15)))
-        .bind((i % 3 == 1).then_some(["morning", "afternoon", "evening"][i % 3]))
-        .bind(["low", "normal", "high"][i % 3])
+        // Every label of every enum column the scheduler reads (design §5.1).
+        .bind((i % 3 == 1).then_some(["morning", "afternoon", "evening", "night"][(i / 3) % 4]))
+        .bind(["low", "normal", "high", "critical"][i % 4])
         .bind(i % 6 == 2)
         .bind((i % 6 == 2).then_some(2i32))
         .bind((i % 6 == 2).then_some(2i32))
         .bind((i % 6 == 2).then_some(3i32))
         .bind(dependency)
         .bind(dependency.map(|_| "after"))
+        .bind(monthly.map(|by_weekday| {
+            if by_weekday {
+                "day_of_week"
+            } else {
+                "day_of_month"
+            }
+        }))
+        .bind(monthly.and_then(|by_weekday| (!by_weekday).then_some(1 + (i as i32 % 28))))
+        .bind(monthly.and_then(|by_weekday| by_weekday.then_some(1 + (i as i32 % 4))))
+        .bind(monthly.and_then(|by_weekday| by_weekday.then_some(i as i32 % 7)))
         .execute(&mut *tx)
         .await?;
     }

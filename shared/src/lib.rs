@@ -21,6 +21,7 @@ pub mod error;
 pub mod hours;
 pub mod job_kind;
 pub mod jobs;
+pub mod limits;
 pub mod payload;
 pub mod producer;
 pub mod schema;

@@ -4,10 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use google_sync::event_mapping::{Change, MappingError, Origin, TITLE_LIMIT, map_event};
+use google_sync::event_mapping::{Change, MappingError, Origin, map_event};
 use google_sync::google::client::EventsPage;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use shared::limits::EVENT_TITLE;
 use shared::payload::{
     CalendarFullSyncPayload, CalendarSyncPayload, JobPayload, PayloadError, ScheduleTaskPayload,
     UnifiedSchedulePayload,
@@ -177,7 +178,7 @@ proptest! {
             match map_event(event, &origin, None) {
                 Ok(Change::Upsert(row)) => {
                     prop_assert!(row.end_at > row.start_at);
-                    prop_assert!(row.title.chars().count() <= TITLE_LIMIT.0 && row.title.len() <= TITLE_LIMIT.1);
+                    prop_assert!(EVENT_TITLE.fits(&row.title));
                     prop_assert!(!row.title.trim().is_empty());
                 }
                 Ok(Change::Delete(id)) => prop_assert_eq!(id, event.id.clone()),

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use shared::encryption::WorkspaceKey;
 use shared::error::{Classify, JobError};
+use shared::limits;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -91,8 +92,15 @@ fn matches(old: &Stored, new: &Planned, encrypt: bool) -> bool {
     old.start == new.start
         && old.end == new.end
         && old.color.as_deref() == Some(new.color.as_str())
-        && old.title.as_deref() == Some(new.title.as_str())
+        && old.title.as_deref() == Some(written_title(new, encrypt))
         && old.is_encrypted == encrypt
+}
+
+/// The title `event` is stored with: its name cut to what the title column allows (for an
+/// encrypted workspace, so the ciphertext fits). A task may be named with 1,024 characters, a
+/// title holds 255 (design §5.1).
+fn written_title(event: &Planned, encrypt: bool) -> &str {
+    limits::EVENT_TITLE.clamp_plaintext(&event.title, encrypt)
 }
 
 /// Applies `output` for `ws_id` on the transaction `conn`, with titles encrypted by `key`.
@@ -110,11 +118,10 @@ pub async fn apply(
     let stored = stored_events(conn, ws_id, inputs.now, key).await?;
     let diff = diff(&stored, &output.events, key.is_some());
     let title = |event: &Planned| -> Result<String, JobError> {
+        let title = written_title(event, key.is_some());
         match key {
-            Some(key) => key
-                .encrypt(&event.title)
-                .permanent("encrypting an event title"),
-            None => Ok(event.title.clone()),
+            Some(key) => key.encrypt(title).permanent("encrypting an event title"),
+            None => Ok(title.to_owned()),
         }
     };
 

@@ -157,8 +157,8 @@ struct HabitRow {
 async fn habits(conn: &mut PgConnection, ws_id: Uuid) -> Result<Vec<Habit>, JobError> {
     let rows: Vec<HabitRow> = sqlx::query_as(
         "SELECT id, name, color, calendar_hours::text, priority::text, duration_minutes,
-                min_duration_minutes, max_duration_minutes, ideal_time, time_preference,
-                frequency::text, recurrence_interval, days_of_week, monthly_type, day_of_month,
+                min_duration_minutes, max_duration_minutes, ideal_time, time_preference::text,
+                frequency::text, recurrence_interval, days_of_week, monthly_type::text, day_of_month,
                 week_of_month, day_of_week_monthly, start_date, end_date, is_splittable,
                 min_instances_per_day, ideal_instances_per_day, max_instances_per_day,
                 dependency_habit_id, dependency_type

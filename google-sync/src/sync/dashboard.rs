@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::report::WorkspaceReport;
 use shared::job_kind::JobKind;
+use shared::limits;
 
 /// A `running` row older than this was left by a worker that died; it is marked failed.
 const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
@@ -45,14 +46,16 @@ pub async fn open(
     )
     .bind(ws_id)
     .bind(triggered_by)
-    .bind(task.as_str())
+    .bind(limits::DASHBOARD_TRIGGERED_FROM.clamp(task.as_str()))
     .bind(window.0)
     .bind(window.1)
     .fetch_one(pool)
     .await
 }
 
-/// Closes the row with the run's figures.
+/// Closes the row with the run's figures. Text is cut to the real table's limits with a
+/// visible marker and the failed ids capped to fit (design §5.1): a value too long would fail
+/// the update and leave the row `running`.
 ///
 /// # Errors
 /// The database rejected the update.
@@ -66,8 +69,13 @@ pub async fn close(
     let first_error = report.failures.first();
     let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
     let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-    let failed_ids =
-        (!report.unreadable_ids.is_empty()).then(|| Value::from(report.unreadable_ids.clone()));
+    let failed_ids = (!report.unreadable_ids.is_empty()).then(|| {
+        Value::from(limits::json_ids_within(
+            &report.unreadable_ids,
+            limits::DASHBOARD_FAILED_EVENT_IDS_BYTES,
+        ))
+    });
+    let marked = |limit: limits::TextLimit, text: &str| limit.truncate_marked(text).into_owned();
     sqlx::query(
         "UPDATE public.calendar_sync_dashboard SET
              status = $2, end_time = now(), updated_at = now(),
@@ -95,7 +103,11 @@ pub async fn close(
     .bind(count(u64::from(report.api.requests)))
     .bind(count(report.pages))
     .bind(count(u64::from(report.api.retries) + report.fallbacks))
-    .bind(first_error.and_then(|f| f.code.clone()))
+    .bind(
+        first_error
+            .and_then(|f| f.code.as_deref())
+            .map(|code| marked(limits::DASHBOARD_API_ERROR_CODE, code)),
+    )
     .bind(count(report.events_fetched))
     .bind(count(report.unreadable))
     .bind(count(report.pages))
@@ -103,9 +115,10 @@ pub async fn close(
     .bind(
         first_error
             .map(|f| f.error.clone())
-            .or_else(|| report.unreadable_summary()),
+            .or_else(|| report.unreadable_summary())
+            .map(|text| marked(limits::DASHBOARD_ERROR_MESSAGE, &text)),
     )
-    .bind(first_error.map(|f| f.kind.as_str()))
+    .bind(first_error.map(|f| limits::DASHBOARD_ERROR_TYPE.clamp(f.kind.as_str())))
     .bind(failed_ids)
     .bind(&report.calendars_synced)
     .bind(i32::try_from(report.connections).unwrap_or(i32::MAX))

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::google::client::ListMode;
 use shared::job_kind::JobKind;
+use shared::limits;
 
 /// The stored sync token of `sync_key`, if any.
 ///
@@ -30,7 +31,9 @@ pub async fn sync_token(
     Ok(token.flatten().filter(|t| !t.is_empty()))
 }
 
-/// Stores `token` for `sync_key`.
+/// Stores `token` for `sync_key`. A key or token longer than the web app's table allows
+/// (design §5.1) cannot be stored: any older token of the key is forgotten instead, so the
+/// next sync lists the window again rather than resuming from a stale token.
 ///
 /// # Errors
 /// The database rejected the write.
@@ -40,6 +43,15 @@ pub async fn store_sync_token(
     sync_key: &str,
     token: &str,
 ) -> Result<(), sqlx::Error> {
+    if !limits::SYNC_STATE_KEY.fits(sync_key) || !limits::SYNC_TOKEN.fits(token) {
+        tracing::warn!(
+            %ws_id,
+            key_chars = sync_key.chars().count(),
+            token_chars = token.chars().count(),
+            "sync token not stored: longer than calendar_sync_states allows"
+        );
+        return clear_sync_token(conn, ws_id, sync_key).await;
+    }
     sqlx::query(
         "INSERT INTO public.calendar_sync_states (ws_id, calendar_id, sync_token, last_synced_at)
          VALUES ($1, $2, $3, now())
