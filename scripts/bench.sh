@@ -3,6 +3,8 @@
 #   scripts/bench.sh fan-out   the orchestrator fanning out FAN_OUT_WORKSPACES (default 100,000)
 #   scripts/bench.sh ingest    syncing INGEST_EVENTS events (default 10,000) from the fake Google server vs raw COPY
 #   scripts/bench.sh engine    the scheduling engine on the medium and large scenarios
+#   scripts/bench.sh calendar-reads  the schedulers' event reads on CALENDAR_EVENTS (default 200,000)
+#                              events, production's indexes vs the recommended one
 #   scripts/bench.sh cold-start  each function's init time and peak memory vs a hello-world Lambda
 #   scripts/bench.sh drain     end-to-end drain of DRAIN_MESSAGES (default 1,000) calendar-sync messages vs a no-op consumer
 #   scripts/bench.sh freshness change-to-row time with push vs polling over FRESHNESS_WORKSPACES (default 100),
@@ -26,6 +28,7 @@ case "${1:-all}" in
   fan-out) bench fan_out ;;
   ingest) bench ingest ;;
   engine) bench schedule_engine ;;
+  calendar-reads) bench calendar_reads ;;
   cold-start) bench cold_start ;;
   drain) bench drain ;;
   freshness) bench freshness ;;
@@ -34,7 +37,7 @@ case "${1:-all}" in
     out="$STATE_DIR/bench"
     mkdir -p "$out"
     : > "$out/all.log"
-    for name in ingest fan_out schedule_engine cold_start drain freshness; do
+    for name in ingest calendar_reads fan_out schedule_engine cold_start drain freshness; do
       bench "$name" | tee -a "$out/all.log"
     done
     {
@@ -45,5 +48,5 @@ case "${1:-all}" in
     echo
     cat "$out/performance.md"
     ;;
-  *) die "usage: scripts/bench.sh [fan-out|ingest|engine|cold-start|drain|freshness|all]" ;;
+  *) die "usage: scripts/bench.sh [fan-out|ingest|calendar-reads|engine|cold-start|drain|freshness|all]" ;;
 esac

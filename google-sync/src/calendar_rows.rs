@@ -1,7 +1,7 @@
-//! Writing one page of synced events: `COPY` into a temporary table, then one
-//! `INSERT … ON CONFLICT` on the 4-column key and one `DELETE` for cancelled events (design
-//! §5: set-based, one statement per page). The pages of a calendar's first sync are copied
-//! straight into the table instead. Runs on the caller's transaction, so the page and
+//! Writing one page of synced events: `COPY` into a temporary table, then one `UPDATE` of the
+//! stored rows that changed, one `INSERT` of the rows not stored yet, and one `DELETE` for
+//! cancelled events (design §5: set-based, one statement each). The pages of a calendar's
+//! first sync are copied straight into the table instead. Runs on the caller's transaction, so the page and
 //! the sync token it leads to commit together.
 //!
 //! A stored row whose written columns would not change is left alone (not rewritten, not
@@ -115,62 +115,88 @@ pub async fn apply_page(
     copy.send(csv(unique.values().copied(), None)).await?;
     copy.finish().await?;
 
-    let (inserted, updated): (i64, i64) = sqlx::query_as(
-        "WITH upserted AS (
+    // Production's text-limit trigger runs for every row an INSERT proposes, even one that
+    // ON CONFLICT then leaves alone (design §5.1): stored rows are updated in place, and only
+    // when they change, so an unchanged row costs a comparison and never reaches a trigger.
+    let updated = sqlx::query(
+        "UPDATE public.workspace_calendar_events AS e SET
+             title = CASE WHEN e.is_encrypted AND NOT p.is_encrypted THEN e.title ELSE p.title END,
+             description = CASE WHEN e.is_encrypted AND NOT p.is_encrypted
+                                THEN e.description ELSE p.description END,
+             location = CASE WHEN e.is_encrypted AND NOT p.is_encrypted
+                             THEN e.location ELSE p.location END,
+             is_encrypted = e.is_encrypted OR p.is_encrypted,
+             source_calendar_id = coalesce(p.source_calendar_id, e.source_calendar_id),
+             google_calendar_id = p.external_calendar_id,
+             google_event_id = p.external_event_id,
+             start_at = p.start_at,
+             end_at = p.end_at,
+             color = p.color,
+             locked = true,
+             external_updated_at = p.external_updated_at,
+             last_synced_at = now(),
+             sync_status = 'synced',
+             sync_error = NULL
+         FROM sync_page AS p
+         WHERE e.ws_id = p.ws_id AND e.provider = 'google'
+           AND e.external_calendar_id = p.external_calendar_id
+           AND e.external_event_id = p.external_event_id
+           -- The same expressions as above, against what is stored: equal means no write.
+           AND (CASE WHEN e.is_encrypted AND NOT p.is_encrypted THEN e.title ELSE p.title END,
+                CASE WHEN e.is_encrypted AND NOT p.is_encrypted
+                     THEN e.description ELSE p.description END,
+                CASE WHEN e.is_encrypted AND NOT p.is_encrypted
+                     THEN e.location ELSE p.location END,
+                e.is_encrypted OR p.is_encrypted,
+                coalesce(p.source_calendar_id, e.source_calendar_id),
+                p.external_calendar_id, p.external_event_id, p.start_at, p.end_at, p.color,
+                true, p.external_updated_at, 'synced', NULL::text)
+               IS DISTINCT FROM
+               (e.title, e.description, e.location, e.is_encrypted, e.source_calendar_id,
+                e.google_calendar_id, e.google_event_id, e.start_at, e.end_at, e.color,
+                e.locked, e.external_updated_at, e.sync_status, e.sync_error)",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // Only rows not stored yet are proposed. One the web app inserted since (it holds no
+    // lease) is merged rather than lost.
+    let (inserted, merged): (i64, i64) = sqlx::query_as(
+        "WITH inserted AS (
              INSERT INTO public.workspace_calendar_events AS e (
                  ws_id, provider, external_calendar_id, external_event_id,
                  google_calendar_id, google_event_id, source_calendar_id,
                  title, description, location, start_at, end_at, color, locked,
-                 is_encrypted, external_updated_at, last_synced_at, sync_status, sync_error)
-             SELECT ws_id, 'google', external_calendar_id, external_event_id,
-                    external_calendar_id, external_event_id, source_calendar_id,
-                    title, description, location, start_at, end_at, color, true,
-                    is_encrypted, external_updated_at, now(), 'synced', NULL
-             FROM sync_page
+                 is_encrypted, external_updated_at, last_synced_at, sync_status)
+             SELECT p.ws_id, 'google', p.external_calendar_id, p.external_event_id,
+                    p.external_calendar_id, p.external_event_id, p.source_calendar_id,
+                    p.title, p.description, p.location, p.start_at, p.end_at, p.color, true,
+                    p.is_encrypted, p.external_updated_at, now(), 'synced'
+             FROM sync_page AS p
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM public.workspace_calendar_events AS s
+                 WHERE s.ws_id = p.ws_id AND s.provider = 'google'
+                   AND s.external_calendar_id = p.external_calendar_id
+                   AND s.external_event_id = p.external_event_id)
              ON CONFLICT (ws_id, provider, external_calendar_id, external_event_id) DO UPDATE SET
-                 title = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                              THEN e.title ELSE excluded.title END,
-                 description = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                                    THEN e.description ELSE excluded.description END,
-                 location = CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                                 THEN e.location ELSE excluded.location END,
-                 is_encrypted = e.is_encrypted OR excluded.is_encrypted,
-                 source_calendar_id = coalesce(excluded.source_calendar_id, e.source_calendar_id),
+                 title = excluded.title, description = excluded.description,
+                 location = excluded.location, is_encrypted = excluded.is_encrypted,
+                 source_calendar_id = excluded.source_calendar_id,
                  google_calendar_id = excluded.google_calendar_id,
-                 google_event_id = excluded.google_event_id,
-                 start_at = excluded.start_at,
-                 end_at = excluded.end_at,
-                 color = excluded.color,
-                 locked = true,
+                 google_event_id = excluded.google_event_id, start_at = excluded.start_at,
+                 end_at = excluded.end_at, color = excluded.color, locked = true,
                  external_updated_at = excluded.external_updated_at,
-                 last_synced_at = excluded.last_synced_at,
-                 sync_status = 'synced',
+                 last_synced_at = excluded.last_synced_at, sync_status = 'synced',
                  sync_error = NULL
-             -- The same expressions as above, against what is stored: equal means no write.
-             WHERE (CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                         THEN e.title ELSE excluded.title END,
-                    CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                         THEN e.description ELSE excluded.description END,
-                    CASE WHEN e.is_encrypted AND NOT excluded.is_encrypted
-                         THEN e.location ELSE excluded.location END,
-                    e.is_encrypted OR excluded.is_encrypted,
-                    coalesce(excluded.source_calendar_id, e.source_calendar_id),
-                    excluded.google_calendar_id, excluded.google_event_id,
-                    excluded.start_at, excluded.end_at, excluded.color, true,
-                    excluded.external_updated_at, 'synced', NULL::text)
-                   IS DISTINCT FROM
-                   (e.title, e.description, e.location, e.is_encrypted, e.source_calendar_id,
-                    e.google_calendar_id, e.google_event_id, e.start_at, e.end_at, e.color,
-                    e.locked, e.external_updated_at, e.sync_status, e.sync_error)
-             RETURNING (xmax = 0) AS inserted
+             RETURNING (xmax = 0) AS fresh
          )
-         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-         FROM upserted",
+         SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM inserted",
     )
     .fetch_one(&mut *conn)
     .await?;
+    let updated = updated + merged.unsigned_abs();
     counts.inserted = inserted.unsigned_abs();
-    counts.updated = updated.unsigned_abs();
+    counts.updated = updated;
     counts.unchanged = (unique.len() as u64).saturating_sub(counts.inserted + counts.updated);
     Ok(counts)
 }

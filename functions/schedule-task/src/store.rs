@@ -37,6 +37,14 @@ struct EventRow {
     locked: bool,
 }
 
+/// The workspace's events that end after `$2` (now), locked for the run. Public for the
+/// calendar-reads benchmark (design §10.3).
+pub const EVENTS_SQL: &str =
+    "SELECT id, start_at, end_at, locked FROM public.workspace_calendar_events
+ WHERE ws_id = $1 AND end_at > $2
+ ORDER BY start_at, id
+ FOR UPDATE";
+
 /// Re-packs `ws_id`'s unlocked future events into its working hours as of `now`. Locked,
 /// past and in-progress events are never written.
 ///
@@ -79,17 +87,12 @@ pub async fn reschedule(
     };
 
     // Locked so a concurrent writer cannot change an event between planning and moving it.
-    let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, start_at, end_at, locked FROM public.workspace_calendar_events
-         WHERE ws_id = $1 AND end_at > $2
-         ORDER BY start_at, id
-         FOR UPDATE",
-    )
-    .bind(ws_id)
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await
-    .retryable("reading the workspace's events")?;
+    let events: Vec<EventRow> = sqlx::query_as(EVENTS_SQL)
+        .bind(ws_id)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .retryable("reading the workspace's events")?;
 
     let at = |event: &EventRow| Interval {
         start: event.start_at,

@@ -202,6 +202,19 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The scheduler's own future, unlocked events of workspace `$1` from `$2` (now), locked for
+/// the run. Public for the calendar-reads benchmark (design §10.3).
+pub const OWNED_SQL: &str =
+    "SELECT e.id, h.habit_id, h.occurrence_date, t.task_id, e.title, e.start_at, e.end_at,
+        e.color, e.is_encrypted
+ FROM public.workspace_calendar_events e
+ LEFT JOIN public.habit_calendar_events h ON h.event_id = e.id
+ LEFT JOIN public.task_calendar_events t ON t.event_id = e.id
+ WHERE e.ws_id = $1 AND NOT e.locked AND e.start_at >= $2
+   AND (h.event_id IS NOT NULL OR t.event_id IS NOT NULL)
+ ORDER BY e.start_at, e.id
+ FOR UPDATE OF e";
+
 /// The scheduler's own future unlocked events, locked for the rest of the transaction.
 async fn stored_events(
     conn: &mut PgConnection,
@@ -221,22 +234,12 @@ async fn stored_events(
         color: Option<String>,
         is_encrypted: bool,
     }
-    let rows: Vec<Owned> = sqlx::query_as(
-        "SELECT e.id, h.habit_id, h.occurrence_date, t.task_id, e.title, e.start_at, e.end_at,
-                e.color, e.is_encrypted
-         FROM public.workspace_calendar_events e
-         LEFT JOIN public.habit_calendar_events h ON h.event_id = e.id
-         LEFT JOIN public.task_calendar_events t ON t.event_id = e.id
-         WHERE e.ws_id = $1 AND NOT e.locked AND e.start_at >= $2
-           AND (h.event_id IS NOT NULL OR t.event_id IS NOT NULL)
-         ORDER BY e.start_at, e.id
-         FOR UPDATE OF e",
-    )
-    .bind(ws_id)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await
-    .retryable("reading the scheduler's events")?;
+    let rows: Vec<Owned> = sqlx::query_as(OWNED_SQL)
+        .bind(ws_id)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await
+        .retryable("reading the scheduler's events")?;
     Ok(rows
         .into_iter()
         .filter_map(|row| {

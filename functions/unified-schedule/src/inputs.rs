@@ -299,26 +299,28 @@ async fn tasks(
         .collect())
 }
 
+/// The workspace's events that end after `$2` (now) and start before `$3`, and whether each
+/// is the scheduler's to move. Public for the calendar-reads benchmark (design §10.3).
+pub const CALENDAR_SQL: &str = "SELECT e.start_at, e.end_at,
+        (NOT e.locked AND e.start_at >= $2
+         AND (EXISTS (SELECT 1 FROM public.habit_calendar_events h WHERE h.event_id = e.id)
+              OR EXISTS (SELECT 1 FROM public.task_calendar_events t WHERE t.event_id = e.id)))
+ FROM public.workspace_calendar_events e
+ WHERE e.ws_id = $1 AND e.end_at > $2 AND e.start_at < $3";
+
 async fn existing(
     conn: &mut PgConnection,
     ws_id: Uuid,
     now: DateTime<Utc>,
     range_end: DateTime<Utc>,
 ) -> Result<Vec<Existing>, JobError> {
-    let rows: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> = sqlx::query_as(
-        "SELECT e.start_at, e.end_at,
-                (NOT e.locked AND e.start_at >= $2
-                 AND (EXISTS (SELECT 1 FROM public.habit_calendar_events h WHERE h.event_id = e.id)
-                      OR EXISTS (SELECT 1 FROM public.task_calendar_events t WHERE t.event_id = e.id)))
-         FROM public.workspace_calendar_events e
-         WHERE e.ws_id = $1 AND e.end_at > $2 AND e.start_at < $3",
-    )
-    .bind(ws_id)
-    .bind(now)
-    .bind(range_end)
-    .fetch_all(&mut *conn)
-    .await
-    .retryable("reading the calendar")?;
+    let rows: Vec<(DateTime<Utc>, DateTime<Utc>, bool)> = sqlx::query_as(CALENDAR_SQL)
+        .bind(ws_id)
+        .bind(now)
+        .bind(range_end)
+        .fetch_all(&mut *conn)
+        .await
+        .retryable("reading the calendar")?;
     Ok(rows
         .into_iter()
         .map(|(start, end, movable)| Existing {

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use shared::time::{ceil_quarter, local_to_utc};
 use uuid::Uuid;
 
-use super::timeline::{Slot, mins, round15};
+use super::timeline::{Slot, ceil15, mins, round15};
 use super::{DependencyType, Habit, LockedInstances, Planned, Run, Source, Warning};
 
 /// Minutes since local midnight of `t`.
@@ -104,20 +104,22 @@ struct Targets {
 fn targets(habit: &Habit) -> Targets {
     let total = round15(habit.duration_minutes.max(15) as f64);
     if !habit.is_splittable {
-        let min = habit
-            .min_duration_minutes
-            .unwrap_or_else(|| (total / 2).max(15))
-            .max(15);
+        // The original's shortest piece is half the duration, at least 15 minutes, rounded
+        // *up* to a quarter: a 45-minute habit may shrink to 30 minutes, never to 15.
+        let min_instance = match habit.min_duration_minutes {
+            Some(min) => round15(min.max(15).min(total) as f64),
+            None => ceil15((total as f64 / 2.0).max(15.0)).min(total),
+        };
         let max = habit
             .max_duration_minutes
             .unwrap_or_else(|| ((total as f64) * 1.5).ceil().min(180.0) as i64)
-            .max(min);
+            .max(min_instance);
         return Targets {
             min_instances: 1,
             ideal_instances: 1,
             max_instances: 1,
             total,
-            min_instance: round15(min.min(total) as f64),
+            min_instance,
             max_instance: round15(max as f64),
             preferred: total,
         };
@@ -459,5 +461,50 @@ pub(super) fn relabel(
                 before + k as i64 + 1
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::engine::recurrence::Recurrence;
+    use crate::engine::{HourType, Priority};
+
+    fn habit(duration_minutes: i64, min_duration_minutes: Option<i64>) -> Habit {
+        Habit {
+            id: Uuid::nil(),
+            name: "Read".to_owned(),
+            color: None,
+            hour_type: HourType::Personal,
+            priority: Priority::Normal,
+            duration_minutes,
+            min_duration_minutes,
+            max_duration_minutes: None,
+            ideal_time: None,
+            time_preference: None,
+            recurrence: Recurrence::daily(NaiveDate::MIN),
+            is_splittable: false,
+            min_instances: None,
+            ideal_instances: None,
+            max_instances: None,
+            dependency: None,
+        }
+    }
+
+    #[test]
+    fn a_whole_habits_shortest_piece_is_half_its_length_rounded_up_to_a_quarter() {
+        for (duration, shortest) in [(15, 15), (30, 15), (45, 30), (60, 30), (75, 45), (90, 45)] {
+            assert_eq!(
+                targets(&habit(duration, None)).min_instance,
+                shortest,
+                "{duration}-minute habit"
+            );
+        }
+        // An explicit minimum is kept (to the nearest quarter, within the duration).
+        assert_eq!(targets(&habit(45, Some(15))).min_instance, 15);
+        assert_eq!(targets(&habit(45, Some(120))).min_instance, 45);
     }
 }

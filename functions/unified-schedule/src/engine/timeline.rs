@@ -159,6 +159,11 @@ pub fn round15(minutes: f64) -> i64 {
     ((minutes / 15.0).round() as i64 * 15).max(15)
 }
 
+/// `minutes` rounded up to a multiple of 15, at least 15.
+pub fn ceil15(minutes: f64) -> i64 {
+    ((minutes / 15.0).ceil() as i64 * 15).max(15)
+}
+
 /// Minutes as a duration.
 pub fn mins(minutes: i64) -> Duration {
     Duration::minutes(minutes)
