@@ -1,7 +1,7 @@
-//! `jobs check`: whether a database can run the jobs (design §5): the role sees every row,
+//! `jobs check`: whether a database can run the jobs (design §5.1): the role sees every row,
 //! every table, column, type and function the code uses is there as the facts of Tuturuuu's
-//! real schema say, the `jobs` schema is migrated, and the recommended indexes exist. One
-//! line per check, each failure with its fix.
+//! real schema say, and the `jobs` schema is migrated. One line per check, each failure with
+//! its fix. No index beyond production's is needed (design §10.3), so none is asked for.
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -70,16 +70,6 @@ const FUNCTIONS: &[&str] = &[
     "private.upsert_scheduling_metadata(uuid, text, text, integer, integer, integer, integer, integer)",
 ];
 
-/// Indexes production lacks that the schedulers' reads want (design §10.3): name, table,
-/// columns, and the statement that adds it.
-pub const RECOMMENDED_INDEXES: &[(&str, &str, &str, &str)] = &[(
-    "workspace_calendar_events_ws_id_end_at_idx",
-    "public.workspace_calendar_events",
-    "(ws_id, end_at)",
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS workspace_calendar_events_ws_id_end_at_idx \
-     ON public.workspace_calendar_events (ws_id, end_at);",
-)];
-
 /// Runs every check against `pool`.
 ///
 /// # Errors
@@ -93,7 +83,6 @@ pub async fn run(pool: &PgPool) -> Result<Vec<Outcome>, sqlx::Error> {
     out.push(enums(pool, &facts).await?);
     out.push(functions(pool).await?);
     out.push(migrations(pool).await?);
-    out.extend(indexes(pool).await?);
     Ok(out)
 }
 
@@ -350,37 +339,6 @@ async fn migrations(pool: &PgPool) -> Result<Outcome, sqlx::Error> {
             "run `jobs migrate` with the same DATABASE_URL",
         )
     })
-}
-
-async fn indexes(pool: &PgPool) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut out = Vec::new();
-    for (name, table, columns, statement) in RECOMMENDED_INDEXES {
-        // Any btree index whose leading columns are these will do, whatever its name.
-        let found: bool = sqlx::query_scalar(
-            "SELECT EXISTS (
-                 SELECT 1 FROM pg_index x
-                 WHERE x.indrelid = to_regclass($1) AND x.indisvalid
-                   AND pg_get_indexdef(x.indexrelid) LIKE '%USING btree ' || left($2, -1) || '%')",
-        )
-        .bind(table)
-        .bind(columns)
-        .fetch_one(pool)
-        .await?;
-        out.push(if found {
-            Outcome::ok("index", format!("{table} {columns} exists"))
-        } else {
-            Outcome::bad(
-                "index",
-                Status::Warn,
-                format!(
-                    "{table} has no index on {columns} ({name}): the schedulers' reads of a \
-                     workspace's upcoming events slow down as its history grows"
-                ),
-                format!("add it in Tuturuuu's migrations: {statement}"),
-            )
-        });
-    }
-    Ok(out)
 }
 
 /// The outcomes as lines: status, check, detail, and the fix where there is one.

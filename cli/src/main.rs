@@ -21,8 +21,8 @@ struct Cli {
 enum Command {
     /// Apply the migrations in migrations/ to DATABASE_URL.
     Migrate,
-    /// Check that DATABASE_URL can run the jobs: its role, tables, columns, types, functions,
-    /// migrations and recommended indexes (exits 1 when a check fails).
+    /// Check that DATABASE_URL can run the jobs: its role, tables, privileges, column types,
+    /// enum labels, functions and migrations (exits 1 when a check fails).
     Check,
     /// Validate a payload against the task's type and send it to the task's queue.
     Enqueue {

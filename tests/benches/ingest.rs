@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
 use google_sync::event_mapping::{Change, EventRow, Origin, map_event};
+use google_sync::sync::Syncer;
 use google_sync::sync::connection::SyncKind;
 use google_sync::sync::report::WorkspaceReport;
-use google_sync::sync::{SyncConfig, Syncer};
 use integration_tests::fake_google::{FakeGoogle, timed_event};
-use integration_tests::sync_support::{connect_google, google_config};
+use integration_tests::sync_support::{connect_google, offline_syncer};
 use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
@@ -61,19 +61,7 @@ async fn main() {
     }
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let rows = rows_of(&fake, ws);
-    let queues = integration_tests::Queues {
-        queue_url: "http://127.0.0.1:1/unused".to_owned(),
-        dlq_url: "http://127.0.0.1:1/unused".to_owned(),
-    };
-    let config = SyncConfig {
-        worker: integration_tests::worker_config(&queues),
-        google: google_config(&fake),
-        master_key: None,
-        checkpoint_margin: Duration::from_secs(30),
-        watch: None,
-    };
-    let sqs = shared::aws::sqs_client().await;
-    let syncer = Syncer::new(pool.clone(), sqs, &config).unwrap();
+    let syncer = offline_syncer(&pool, &fake, None).await;
 
     let (mut copy, mut new, mut existing, mut changed, mut wall) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

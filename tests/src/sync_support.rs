@@ -40,6 +40,21 @@ pub fn sync_config(queues: &Queues, fake: &FakeGoogle) -> SyncConfig {
     }
 }
 
+/// A syncer on `pool` with Google at `fake` (and the master key `master`, if any) that is never
+/// to send to SQS: for suites and benchmarks that call `sync_workspace` directly.
+pub async fn offline_syncer(pool: &PgPool, fake: &FakeGoogle, master: Option<&str>) -> Syncer {
+    let queues = Queues {
+        queue_url: "http://127.0.0.1:1/unused".to_owned(),
+        dlq_url: "http://127.0.0.1:1/unused".to_owned(),
+    };
+    let config = SyncConfig {
+        master_key: master.map(Secret::new),
+        ..sync_config(&queues, fake)
+    };
+    Syncer::new(pool.clone(), shared::aws::sqs_client().await, &config)
+        .expect("building the syncer")
+}
+
 /// The environment of a `calendar-sync` binary on the local stack, working `queues` with Google
 /// at `fake` (logging at `info`); later entries a caller appends override these.
 pub fn sync_binary_env(queues: &Queues, fake: &FakeGoogle) -> Vec<(String, String)> {

@@ -381,3 +381,75 @@ async fn replay_sends_the_payload_of_dead_runs_again_once(pool: PgPool) {
         "a replayed message that succeeded is not replayed again"
     );
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn jobs_check_passes_on_the_mirror_and_names_what_is_wrong_elsewhere(pool: PgPool) {
+    use jobs_cli::check::{self, Status};
+    let status = |outcomes: &[check::Outcome], name: &str| {
+        outcomes
+            .iter()
+            .filter(|o| o.check == name)
+            .map(|o| o.status)
+            .max_by_key(|s| *s as u8)
+            .unwrap()
+    };
+    let outcomes = check::run(&pool).await.unwrap();
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Ok),
+        "{}",
+        check::render(&outcomes)
+    );
+
+    // A column of another type than the jobs read is named, and fails the check.
+    sqlx::query("ALTER TABLE public.workspace_habits ALTER COLUMN time_preference TYPE text")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let outcomes = check::run(&pool).await.unwrap();
+    assert!(check::failed(&outcomes));
+    let columns = outcomes.iter().find(|o| o.check == "columns").unwrap();
+    assert!(
+        columns.detail.contains(
+            "public.workspace_habits.time_preference is text, the jobs expect time_of_day_preference"
+        ),
+        "{}",
+        columns.detail
+    );
+
+    // A role that does not bypass row-level security (Supabase's `authenticated`, say).
+    let role = format!("check_{}", Uuid::new_v4().simple());
+    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA public, private TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let admin = std::env::var("DATABASE_URL").unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = base.replacen("postgres@", &format!("{role}@"), 1) + "/" + &database;
+    let limited = sqlx::PgPool::connect(&url).await.unwrap();
+    let outcomes = check::run(&limited).await.unwrap();
+    limited.close().await;
+    sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(check::failed(&outcomes));
+    for name in ["role", "privileges", "functions"] {
+        assert_eq!(
+            status(&outcomes, name),
+            Status::Fail,
+            "{name}: {}",
+            check::render(&outcomes)
+        );
+    }
+    let json = serde_json::to_value(&outcomes).unwrap();
+    assert_eq!(json[0]["check"], "role");
+    assert_eq!(json[0]["status"], "fail");
+    assert!(json[0]["fix"].as_str().unwrap().contains("postgres"));
+}

@@ -54,13 +54,7 @@ async fn on_tuturuuus_database_only_the_jobs_schema_is_added(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn the_schema_enforces_tuturuuus_constraints(pool: PgPool) {
     shared::MIGRATOR.run(&pool).await.unwrap();
-    let ws: uuid::Uuid = sqlx::query_scalar(
-        "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
-             INSERT INTO public.workspaces (creator_id) SELECT id FROM u RETURNING id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let ws = integration_tests::workspace(&pool, None).await;
     let insert = |title: String, external: &'static str| {
         sqlx::query(
             "INSERT INTO public.workspace_calendar_events
@@ -146,13 +140,7 @@ async fn the_mirror_matches_the_facts_of_the_real_schema(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_limit_trigger_checks_every_proposed_and_copied_row(pool: PgPool) {
-    let ws: uuid::Uuid = sqlx::query_scalar(
-        "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
-         INSERT INTO public.workspaces (creator_id) SELECT id FROM u RETURNING id",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let ws = integration_tests::workspace(&pool, None).await;
     let upsert = |title: String| {
         sqlx::query(
             "INSERT INTO public.workspace_calendar_events

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as Span, Utc};
 use google_sync::sync::connection::SyncKind;
 use google_sync::sync::report::{Failure, WorkspaceReport};
-use google_sync::sync::{SyncConfig, Syncer, dashboard, state};
+use google_sync::sync::{dashboard, state};
 use integration_tests::fake_google::{FakeGoogle, timed_event};
-use integration_tests::sync_support::{connect_google, google_config};
+use integration_tests::sync_support::{connect_google, offline_syncer};
 use integration_tests::{encrypt_workspace, test_now, workspace};
 use serde_json::json;
 use shared::config::Secret;
@@ -195,7 +195,7 @@ async fn schedule_task_and_the_syncs_read_events_of_every_provider_and_source(po
     let grant = fake.add_account("enums");
     fake.put_event("enums", "primary", timed_event("g1", "Synced", now, 30));
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
-    let syncer = syncer(&pool, &fake, None).await;
+    let syncer = offline_syncer(&pool, &fake, None).await;
     for kind in [SyncKind::Incremental, SyncKind::Full] {
         let report = syncer
             .sync_workspace(kind, ws, None, None, now)
@@ -211,21 +211,6 @@ async fn schedule_task_and_the_syncs_read_events_of_every_provider_and_source(po
     .await
     .unwrap();
     assert_eq!(stored, 1);
-}
-
-async fn syncer(pool: &PgPool, fake: &FakeGoogle, master: Option<&str>) -> Syncer {
-    let queues = integration_tests::Queues {
-        queue_url: "http://127.0.0.1:1/unused".to_owned(),
-        dlq_url: "http://127.0.0.1:1/unused".to_owned(),
-    };
-    let config = SyncConfig {
-        worker: integration_tests::worker_config(&queues),
-        google: google_config(fake),
-        master_key: master.map(Secret::new),
-        checkpoint_margin: Duration::from_secs(30),
-        watch: None,
-    };
-    Syncer::new(pool.clone(), shared::aws::sqs_client().await, &config).unwrap()
 }
 
 /// An event whose title, description and location are `n` characters past their limits, and
@@ -262,7 +247,7 @@ async fn synced_text_and_ids_stay_within_the_real_limits_on_every_write_path(poo
     fake.put_event("limits", "primary", long_event("c-past", 1, now));
     fake.put_event("limits", "primary", long_event(&id_past, 0, now));
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
-    let syncer = syncer(&pool, &fake, None).await;
+    let syncer = offline_syncer(&pool, &fake, None).await;
 
     // The first sync copies straight into the table; the second merges changed rows; the full
     // sync re-lists everything.
@@ -318,7 +303,7 @@ async fn encrypted_text_is_cut_so_its_ciphertext_fits(pool: PgPool) {
     let grant = fake.add_account("sealed");
     fake.put_event("sealed", "primary", long_event("e1", 500, now));
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
-    let report = syncer(&pool, &fake, Some("master"))
+    let report = offline_syncer(&pool, &fake, Some("master"))
         .await
         .sync_workspace(SyncKind::Incremental, ws, None, None, now)
         .await
