@@ -489,3 +489,50 @@ async fn sync_tokens_and_keys_past_the_limits_are_not_stored(pool: PgPool) {
     .collect();
     assert_eq!(stored, [(longest_key, 2_048)]);
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_calendar_with_the_longest_legal_id_syncs_without_storing_a_token(pool: PgPool) {
+    // calendar_connections.calendar_id allows 1,000 characters; the web app's token key
+    // `google:<token id>:<calendar id>` is then longer than calendar_sync_states allows.
+    let now = test_now();
+    let ws = workspace(&pool, Some("UTC")).await;
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("wide");
+    let calendar = "c".repeat(1_000);
+    fake.put_event("wide", &calendar, timed_event("e1", "Listed", now, 30));
+    let token = connect_google(&pool, ws, &grant, None, &[]).await;
+    sqlx::query(
+        "INSERT INTO public.calendar_connections (ws_id, calendar_id, calendar_name, auth_token_id)
+         VALUES ($1, $2, 'Wide', $3)",
+    )
+    .bind(ws)
+    .bind(&calendar)
+    .bind(token)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let syncer = offline_syncer(&pool, &fake, None).await;
+    for _ in 0..2 {
+        let report = syncer
+            .sync_workspace(SyncKind::Incremental, ws, None, None, now)
+            .await
+            .unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(report.calendars_synced, [calendar.clone()]);
+    }
+    let (rows, states): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM public.workspace_calendar_events
+                 WHERE ws_id = $1 AND external_calendar_id = $2),
+                (SELECT count(*) FROM public.calendar_sync_states WHERE ws_id = $1)",
+    )
+    .bind(ws)
+    .bind(&calendar)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (rows, states),
+        (1, 0),
+        "the row stored, no token: each sync lists the window"
+    );
+}
