@@ -518,7 +518,7 @@ async fn a_calendar_with_the_longest_legal_id_syncs_without_storing_a_token(pool
             .await
             .unwrap();
         assert!(report.failures.is_empty(), "{:?}", report.failures);
-        assert_eq!(report.calendars_synced, [calendar.clone()]);
+        assert_eq!(report.calendars_synced, std::slice::from_ref(&calendar));
     }
     let (rows, states): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM public.workspace_calendar_events
