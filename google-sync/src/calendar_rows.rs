@@ -25,6 +25,8 @@ pub struct PageCounts {
     /// Stored rows already equal to what Google sent: not written.
     pub unchanged: u64,
     pub deleted: u64,
+    /// Stored rows a listing from the start no longer returned (see [`remove_unlisted`]).
+    pub removed: u64,
 }
 
 /// Upserts `rows` and deletes the events with ids in `deletes` (when `sync_deletes`), for the
@@ -245,6 +247,39 @@ fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>, synced_at: Option<DateTime<
         out.push('\n');
     }
     out.into_bytes()
+}
+
+/// After a listing of the window `[time_min, time_max)` from its first page (a first or full
+/// sync, or the listing after a 410), removes the calendar's stored rows in that window whose
+/// ids the listing did not return: Google reports a deletion only while it keeps the
+/// tombstone, so a listing that starts over is the whole truth for its window (design §6).
+/// Only this calendar's Google rows are touched, and only those wholly a day inside the
+/// window, so an all-day event Google placed by the calendar's own zone is never mistaken for
+/// one outside it. Runs on the caller's transaction, the one that writes the last page.
+///
+/// # Errors
+/// The database rejected the statement.
+pub async fn remove_unlisted(
+    conn: &mut PgConnection,
+    ws_id: Uuid,
+    calendar_id: &str,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    listed: &[String],
+) -> Result<u64, sqlx::Error> {
+    let removed = sqlx::query(
+        "DELETE FROM public.workspace_calendar_events
+         WHERE ws_id = $1 AND provider = 'google' AND external_calendar_id = $2
+           AND start_at >= $3 + interval '1 day' AND end_at <= $4 - interval '1 day'
+           AND external_event_id <> ALL($5)",
+    )
+    .bind(ws_id)
+    .bind(calendar_id)
+    .bind(window.0)
+    .bind(window.1)
+    .bind(listed)
+    .execute(conn)
+    .await?;
+    Ok(removed.rows_affected())
 }
 
 /// Whether `ws_id` has no stored Google row of `calendar_id` (one index probe).

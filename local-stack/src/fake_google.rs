@@ -241,6 +241,18 @@ impl FakeGoogle {
         notify_changed(&self.inner, &mut inner, account, calendar);
     }
 
+    /// Forgets every tombstone: cancelled events are no longer listed at all. Google keeps a
+    /// deleted event's tombstone only for a limited time, after which a listing (with a sync
+    /// token or without) no longer mentions it; its sync guide ("Synchronize resources
+    /// efficiently") answers an outdated token with 410 and asks the client to wipe its store
+    /// and sync again in full.
+    pub fn purge_tombstones(&self) {
+        let mut inner = self.lock();
+        for events in inner.calendars.values_mut() {
+            events.retain(|_, stored| !stored.cancelled);
+        }
+    }
+
     /// The live (not cancelled) events of a calendar, by id.
     pub fn events(&self, account: &str, calendar: &str) -> Vec<Value> {
         self.lock()

@@ -304,6 +304,89 @@ async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
     assert_mirrors(&pool, ws, &fake, "cy", "primary").await;
 }
 
+/// The ids of the stored Google rows of `calendar`.
+async fn stored_ids(pool: &PgPool, ws: Uuid, calendar: &str) -> Vec<String> {
+    synced_rows(pool, ws, calendar)
+        .await
+        .into_iter()
+        .map(|row| row.external_event_id)
+        .collect()
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn after_a_410_events_google_forgot_while_the_token_was_invalid_are_removed(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("wi");
+    seed(&fake, "wi", "primary", "e", 10);
+    fake.put_event(
+        "wi",
+        "other",
+        timed_event("o1", "Other calendar", at(2, 9), 30),
+    );
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary", "other"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+    assert_eq!(stored_ids(&pool, ws, "primary").await.len(), 10);
+    // A user's own event in the same hours is never Google's to remove.
+    let manual = integration_tests::event(&pool, ws, at(-8, 8), at(-8, 9), false).await;
+
+    // While the token is invalid, one event is deleted and Google forgets its tombstone, and
+    // one moves far outside the sync window: neither is ever reported as a change.
+    fake.cancel_event("wi", "primary", "e002");
+    fake.put_event(
+        "wi",
+        "primary",
+        timed_event("e005", "Moved", at(200, 9), 60),
+    );
+    fake.purge_tombstones();
+    fake.expire_sync_tokens();
+    let response = worker.sync(ws).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    // Postgres equals Google for the window.
+    let window_end = at(90, 0);
+    let mut expected: Vec<String> = fake
+        .events("wi", "primary")
+        .iter()
+        .filter(|e| {
+            e["start"]["dateTime"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap()
+                < window_end
+        })
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(stored_ids(&pool, ws, "primary").await, expected);
+    assert!(!expected.contains(&"e002".to_owned()) && !expected.contains(&"e005".to_owned()));
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(
+        result["sync_token_fallbacks"], 2,
+        "both calendars' tokens had expired"
+    );
+    assert_eq!(result["removed_unlisted"], 2);
+    assert_eq!(
+        stored_ids(&pool, ws, "other").await,
+        ["o1"],
+        "the other calendar is untouched"
+    );
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM public.workspace_calendar_events WHERE id = $1")
+            .bind(manual)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, 1, "the manual event stays");
+
+    // A later incremental sync (a token again) removes nothing.
+    worker.sync(ws).await;
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(result["removed_unlisted"], 0);
+}
+
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
     let fake = FakeGoogle::start().await.unwrap();
@@ -819,6 +902,19 @@ async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(po
         "{partial} rows after the first invocation"
     );
     assert_eq!(stored_sync_token(&pool, ws, token, "primary").await, None);
+    // A row Google no longer has, in the middle of the window: removed only once the listing
+    // that spans invocations has finished.
+    sqlx::query(
+        "INSERT INTO public.workspace_calendar_events
+             (ws_id, title, start_at, end_at, provider, external_calendar_id, external_event_id, locked)
+         VALUES ($1, 'Gone from Google', $2, $3, 'google', 'primary', 'stale', true)",
+    )
+    .bind(ws)
+    .bind(at(3, 8))
+    .bind(at(3, 9))
+    .execute(&pool)
+    .await
+    .unwrap();
 
     let mut invocations = 1;
     loop {
@@ -838,10 +934,25 @@ async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(po
                 .await
                 .unwrap();
         }
+        let before = stored_ids(&pool, ws, "primary").await;
         worker.invoke(Duration::from_secs(3)).await;
         invocations += 1;
         assert!(invocations < 20, "the sync makes progress");
+        let (_, result) = last_run(&pool, ws).await;
+        if result["continued"] == json!(["primary"]) {
+            assert!(before.contains(&"stale".to_owned()) || invocations > 2);
+            assert!(
+                stored_ids(&pool, ws, "primary")
+                    .await
+                    .contains(&"stale".to_owned())
+            );
+        }
     }
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(
+        result["removed_unlisted"], 1,
+        "removed by the invocation that finished"
+    );
     assert!(invocations >= 2);
     assert_mirrors(&pool, ws, &fake, "ol", "primary").await;
     assert!(

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::report::WorkspaceReport;
 use super::state::{self, Checkpoint};
-use crate::calendar_rows::{PageCounts, apply_page, calendar_is_empty};
+use crate::calendar_rows::{PageCounts, apply_page, calendar_is_empty, remove_unlisted};
 use crate::event_mapping::{Change, EventRow, MappingError, Origin, map_event};
 use crate::google::auth::{Session, SessionError};
 use crate::google::client::{EventsPage, GoogleError, ListMode};
@@ -144,21 +144,27 @@ pub enum Finish {
     Checkpointed,
 }
 
-/// Where a connection's listing stands: how it lists, the page it is at, and how many pages
-/// are written.
+/// Where a connection's listing stands: how it lists, the page it is at, how many pages are
+/// written, and for a window listing the ids it returned so far.
 #[derive(Debug, Clone)]
 struct Listing {
     mode: ListMode,
     page_token: Option<String>,
     pages_done: i32,
+    /// `Some` for a window listing from its first page: what it returned is the window's whole
+    /// truth once it finishes (design §6). `None` for a sync-token listing, or a window
+    /// listing resumed from a checkpoint that did not record them.
+    seen: Option<Vec<String>>,
 }
 
 impl Listing {
     fn from_start(mode: ListMode) -> Self {
+        let seen = matches!(mode, ListMode::Range { .. }).then(Vec::new);
         Listing {
             mode,
             page_token: None,
             pages_done: 0,
+            seen,
         }
     }
 }
@@ -215,6 +221,15 @@ pub async fn sync_connection(
 
         let processing = Instant::now();
         let (rows, deletes) = sync.map_page(&page, report)?;
+        if let Some(seen) = listing.seen.as_mut() {
+            // Every id Google returned, readable or not: an event it still has is never removed.
+            seen.extend(
+                page.items
+                    .iter()
+                    .filter_map(|item| item.get("id")?.as_str())
+                    .map(str::to_owned),
+            );
+        }
         report.timings.processing += processing.elapsed();
 
         let writing = Instant::now();
@@ -255,6 +270,9 @@ impl ConnectionSync<'_> {
             .retryable("reading the sync checkpoint")?;
         if let Some(checkpoint) = checkpoint {
             return Ok(Listing {
+                seen: checkpoint
+                    .seen
+                    .filter(|_| matches!(checkpoint.mode, ListMode::Range { .. })),
                 mode: checkpoint.mode,
                 page_token: Some(checkpoint.page_token),
                 pages_done: checkpoint.pages_done,
@@ -370,7 +388,7 @@ impl ConnectionSync<'_> {
             .await
             .retryable("starting the page transaction")?;
         let calendar_id = &self.connection.calendar_id;
-        let counts = apply_page(
+        let mut counts = apply_page(
             &mut tx,
             ws_id,
             calendar_id,
@@ -387,12 +405,22 @@ impl ConnectionSync<'_> {
                     mode: listing.mode.clone(),
                     page_token: next.clone(),
                     pages_done: listing.pages_done,
+                    seen: listing.seen.clone(),
                 };
                 state::save_checkpoint(&mut tx, ws_id, key, kind, &checkpoint)
                     .await
                     .retryable("saving the sync checkpoint")?;
             }
             None => {
+                if let (ListMode::Range { time_min, time_max }, Some(seen)) =
+                    (&listing.mode, &listing.seen)
+                    && self.connection.sync_deletes
+                {
+                    counts.removed =
+                        remove_unlisted(&mut tx, ws_id, calendar_id, (*time_min, *time_max), seen)
+                            .await
+                            .retryable("removing events the listing no longer returned")?;
+                }
                 state::clear_checkpoint(&mut tx, ws_id, key, kind)
                     .await
                     .retryable("clearing the sync checkpoint")?;

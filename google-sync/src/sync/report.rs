@@ -70,6 +70,7 @@ impl WorkspaceReport {
         self.totals.updated += counts.updated;
         self.totals.unchanged += counts.unchanged;
         self.totals.deleted += counts.deleted;
+        self.totals.removed += counts.removed;
     }
 
     /// Records an event that could not be mapped, and why.
@@ -121,6 +122,7 @@ impl WorkspaceReport {
             "updated": self.totals.updated,
             "unchanged": self.totals.unchanged,
             "deleted": self.totals.deleted,
+            "removed_unlisted": self.totals.removed,
             "pages": self.pages,
             "events_fetched": self.events_fetched,
             "unreadable_events": self.unreadable,

@@ -89,6 +89,8 @@ pub struct Checkpoint {
     pub mode: ListMode,
     pub page_token: String,
     pub pages_done: i32,
+    /// The event ids a window listing returned so far (`None`: not known).
+    pub seen: Option<Vec<String>>,
 }
 
 /// The checkpoint of `task` for `sync_key`, if one is pending.
@@ -107,9 +109,10 @@ pub async fn checkpoint(
         Option<DateTime<Utc>>,
         String,
         i32,
+        Option<Vec<String>>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT sync_token, time_min, time_max, page_token, pages_done
+        "SELECT sync_token, time_min, time_max, page_token, pages_done, seen_ids
          FROM jobs.sync_checkpoints WHERE ws_id = $1 AND sync_key = $2 AND task = $3",
     )
     .bind(ws_id)
@@ -117,8 +120,8 @@ pub async fn checkpoint(
     .bind(task.as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.and_then(|(sync_token, time_min, time_max, page_token, pages_done)| {
+    Ok(row.and_then(
+        |(sync_token, time_min, time_max, page_token, pages_done, seen)| {
             let mode = match (sync_token, time_min, time_max) {
                 (Some(token), _, _) => ListMode::SyncToken(token),
                 (None, Some(time_min), Some(time_max)) => ListMode::Range { time_min, time_max },
@@ -128,9 +131,10 @@ pub async fn checkpoint(
                 mode,
                 page_token,
                 pages_done,
+                seen,
             })
-        }),
-    )
+        },
+    ))
 }
 
 /// Records that the listing `mode` goes on at `page_token`.
@@ -150,12 +154,14 @@ pub async fn save_checkpoint(
     };
     sqlx::query(
         "INSERT INTO jobs.sync_checkpoints
-             (ws_id, sync_key, task, sync_token, time_min, time_max, page_token, pages_done, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+             (ws_id, sync_key, task, sync_token, time_min, time_max, page_token, pages_done,
+              seen_ids, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
          ON CONFLICT (ws_id, sync_key, task) DO UPDATE
          SET sync_token = excluded.sync_token, time_min = excluded.time_min,
              time_max = excluded.time_max, page_token = excluded.page_token,
-             pages_done = excluded.pages_done, updated_at = excluded.updated_at",
+             pages_done = excluded.pages_done, seen_ids = excluded.seen_ids,
+             updated_at = excluded.updated_at",
     )
     .bind(ws_id)
     .bind(sync_key)
@@ -165,6 +171,7 @@ pub async fn save_checkpoint(
     .bind(time_max)
     .bind(&checkpoint.page_token)
     .bind(checkpoint.pages_done)
+    .bind(&checkpoint.seen)
     .execute(conn)
     .await?;
     Ok(())
