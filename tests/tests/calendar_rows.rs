@@ -78,7 +78,8 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
             inserted: 5,
             updated: 0,
             unchanged: 0,
-            deleted: 0
+            deleted: 0,
+            ..PageCounts::default()
         }
     );
     let replay = page(&pool, ws, &rows, &[], true).await;
@@ -88,7 +89,8 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
             inserted: 0,
             updated: 0,
             unchanged: 5,
-            deleted: 0
+            deleted: 0,
+            ..PageCounts::default()
         }
     );
 
@@ -103,7 +105,8 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
             inserted: 1,
             updated: 1,
             unchanged: 1,
-            deleted: 2
+            deleted: 2,
+            ..PageCounts::default()
         }
     );
 
