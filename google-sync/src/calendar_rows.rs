@@ -17,6 +17,11 @@ use uuid::Uuid;
 
 use crate::event_mapping::EventRow;
 
+/// `scheduling_metadata` of a synced event that takes no time (design §6): the real schema
+/// has no column for it, and Tuturuuu's own rows of this provider never use this one. Both
+/// schedulers skip events marked so.
+pub const FREE_TIME: &str = r#"{"busy": false}"#;
+
 /// Exact row counts of one page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageCounts {
@@ -86,8 +91,8 @@ pub async fn apply_page(
                 "COPY public.workspace_calendar_events (
                      ws_id, external_calendar_id, external_event_id, source_calendar_id, title,
                      description, location, start_at, end_at, color, is_encrypted,
-                     external_updated_at, provider, google_calendar_id, google_event_id, locked,
-                     last_synced_at, sync_status)
+                     external_updated_at, scheduling_metadata, provider, google_calendar_id,
+                     google_event_id, locked, last_synced_at, sync_status)
                  FROM STDIN (FORMAT csv)",
             )
             .await?;
@@ -102,7 +107,7 @@ pub async fn apply_page(
              ws_id uuid, external_calendar_id text, external_event_id text,
              source_calendar_id uuid, title text, description text, location text,
              start_at timestamptz, end_at timestamptz, color text, is_encrypted boolean,
-             external_updated_at timestamptz
+             external_updated_at timestamptz, scheduling_metadata jsonb
          ) ON COMMIT DELETE ROWS",
     )
     .execute(&mut *conn)
@@ -136,6 +141,7 @@ pub async fn apply_page(
              color = p.color,
              locked = true,
              external_updated_at = p.external_updated_at,
+             scheduling_metadata = p.scheduling_metadata,
              last_synced_at = now(),
              sync_status = 'synced',
              sync_error = NULL
@@ -152,11 +158,12 @@ pub async fn apply_page(
                 e.is_encrypted OR p.is_encrypted,
                 coalesce(p.source_calendar_id, e.source_calendar_id),
                 p.external_calendar_id, p.external_event_id, p.start_at, p.end_at, p.color,
-                true, p.external_updated_at, 'synced', NULL::text)
+                true, p.external_updated_at, p.scheduling_metadata, 'synced', NULL::text)
                IS DISTINCT FROM
                (e.title, e.description, e.location, e.is_encrypted, e.source_calendar_id,
                 e.google_calendar_id, e.google_event_id, e.start_at, e.end_at, e.color,
-                e.locked, e.external_updated_at, e.sync_status, e.sync_error)",
+                e.locked, e.external_updated_at, e.scheduling_metadata, e.sync_status,
+                e.sync_error)",
     )
     .execute(&mut *conn)
     .await?
@@ -169,11 +176,12 @@ pub async fn apply_page(
                  ws_id, provider, external_calendar_id, external_event_id,
                  google_calendar_id, google_event_id, source_calendar_id,
                  title, description, location, start_at, end_at, color, locked,
-                 is_encrypted, external_updated_at, last_synced_at, sync_status)
+                 is_encrypted, external_updated_at, scheduling_metadata, last_synced_at,
+                 sync_status)
              SELECT p.ws_id, 'google', p.external_calendar_id, p.external_event_id,
                     p.external_calendar_id, p.external_event_id, p.source_calendar_id,
                     p.title, p.description, p.location, p.start_at, p.end_at, p.color, true,
-                    p.is_encrypted, p.external_updated_at, now(), 'synced'
+                    p.is_encrypted, p.external_updated_at, p.scheduling_metadata, now(), 'synced'
              FROM sync_page AS p
              WHERE NOT EXISTS (
                  SELECT 1 FROM public.workspace_calendar_events AS s
@@ -188,6 +196,7 @@ pub async fn apply_page(
                  google_event_id = excluded.google_event_id, start_at = excluded.start_at,
                  end_at = excluded.end_at, color = excluded.color, locked = true,
                  external_updated_at = excluded.external_updated_at,
+                 scheduling_metadata = excluded.scheduling_metadata,
                  last_synced_at = excluded.last_synced_at, sync_status = 'synced',
                  sync_error = NULL
              RETURNING (xmax = 0) AS fresh
@@ -223,6 +232,7 @@ fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>, synced_at: Option<DateTime<
             Some(row.color.to_owned()),
             Some(row.is_encrypted.to_string()),
             row.external_updated_at.map(|t| t.to_rfc3339()),
+            row.free.then(|| FREE_TIME.to_owned()),
         ];
         if let Some(synced_at) = &synced_at {
             fields.extend([

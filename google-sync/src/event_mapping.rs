@@ -47,6 +47,26 @@ pub struct GoogleEvent {
     /// Metadata only: an unreadable value is treated as absent rather than losing the event.
     #[serde(default, deserialize_with = "lenient_instant")]
     pub updated: Option<DateTime<Utc>>,
+    /// `default`, `birthday`, `focusTime`, `fromGmail`, `outOfOffice`, `workingLocation`
+    /// (Google lists every type unless asked otherwise); absent means `default`.
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// `opaque` (busy, the default) or `transparent` ("Show as free").
+    #[serde(default)]
+    pub transparency: Option<String>,
+}
+
+impl GoogleEvent {
+    /// Whether the event takes no time (design §6): a birthday or a working location, or any
+    /// event shown as free, except out-of-office and focus time, which block time whatever
+    /// they are shown as.
+    pub fn is_free(&self) -> bool {
+        match self.event_type.as_deref() {
+            Some("birthday" | "workingLocation") => true,
+            Some("outOfOffice" | "focusTime") => false,
+            _ => self.transparency.as_deref() == Some("transparent"),
+        }
+    }
 }
 
 fn lenient_instant<'de, D: Deserializer<'de>>(
@@ -101,6 +121,8 @@ pub struct EventRow {
     pub color: &'static str,
     pub external_updated_at: Option<DateTime<Utc>>,
     pub is_encrypted: bool,
+    /// Takes no time: stored for the calendar, never an obstacle for the schedulers.
+    pub free: bool,
 }
 
 /// What the sync does with one Google event.
@@ -218,6 +240,7 @@ pub fn map_event(
         color: color(event.color_id.as_deref()),
         external_updated_at: event.updated,
         is_encrypted: key.is_some(),
+        free: event.is_free(),
     })))
 }
 
@@ -485,6 +508,31 @@ mod tests {
         .unwrap());
         assert_eq!(mapped.title.chars().count(), 255);
         assert!(mapped.title.len() <= 1020);
+    }
+
+    #[test]
+    fn events_that_take_no_time_are_free_except_out_of_office_and_focus_time() {
+        let free = |kind: Option<&str>, transparency: Option<&str>| {
+            let mut e = json!({ "id": "f", "start": { "date": "2026-12-01" },
+                "end": { "date": "2026-12-02" } });
+            if let Some(kind) = kind {
+                e["eventType"] = json!(kind);
+            }
+            if let Some(transparency) = transparency {
+                e["transparency"] = json!(transparency);
+            }
+            row(map_event(&event(e), &origin(), None).unwrap()).free
+        };
+        assert!(!free(None, None));
+        assert!(!free(Some("default"), Some("opaque")));
+        assert!(free(Some("default"), Some("transparent")));
+        assert!(free(None, Some("transparent")));
+        assert!(free(Some("birthday"), Some("transparent")));
+        assert!(free(Some("workingLocation"), None));
+        assert!(!free(Some("fromGmail"), None));
+        assert!(free(Some("fromGmail"), Some("transparent")));
+        assert!(!free(Some("outOfOffice"), Some("transparent")));
+        assert!(!free(Some("focusTime"), Some("transparent")));
     }
 
     #[test]

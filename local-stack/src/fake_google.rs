@@ -754,11 +754,23 @@ async fn token(State(inner): State<Shared>, Form(form): Form<HashMap<String, Str
     .into_response()
 }
 
-/// A timed event resource.
+/// `event` as Google lists an event of type `kind` shown as `transparency`: birthdays are
+/// all-day and transparent, working locations and "show as free" events transparent,
+/// out-of-office and focus time opaque (the Events resource and the event-types guide).
+pub fn typed(mut event: Value, kind: &str, transparency: &str) -> Value {
+    event["eventType"] = json!(kind);
+    event["transparency"] = json!(transparency);
+    event
+}
+
+/// A timed event resource. Like Google's (the Calendar API's Events resource), it names its
+/// `eventType` (`default` for an ordinary event) and its `transparency` (`opaque`: busy).
 pub fn timed_event(id: &str, summary: &str, start: DateTime<Utc>, minutes: i64) -> Value {
     json!({
         "id": id,
         "summary": summary,
+        "eventType": "default",
+        "transparency": "opaque",
         "start": { "dateTime": start.to_rfc3339(), "timeZone": "UTC" },
         "end": { "dateTime": (start + chrono::Duration::minutes(minutes)).to_rfc3339(), "timeZone": "UTC" },
     })
@@ -770,6 +782,8 @@ pub fn all_day_event(id: &str, summary: &str, date: NaiveDate, days: i64) -> Val
     json!({
         "id": id,
         "summary": summary,
+        "eventType": "default",
+        "transparency": "opaque",
         "start": { "date": date.to_string() },
         "end": { "date": (date + chrono::Duration::days(days)).to_string() },
     })

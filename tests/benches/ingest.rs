@@ -195,7 +195,7 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow], now: DateTime<Utc>) -> Durat
     let mut data = String::new();
     for r in rows {
         data.push_str(&format!(
-            "{}\tgoogle\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\tt\tf\t{}\t{}\tsynced\n",
+            "{}\tgoogle\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\tt\tf\t{}\t\\N\t{}\tsynced\n",
             r.ws_id,
             r.external_calendar_id,
             r.external_event_id,
@@ -220,7 +220,7 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow], now: DateTime<Utc>) -> Durat
             "COPY public.workspace_calendar_events (ws_id, provider, external_calendar_id,
                  external_event_id, google_calendar_id, google_event_id, title, description,
                  location, start_at, end_at, color, locked, is_encrypted, external_updated_at,
-                 last_synced_at, sync_status) FROM STDIN",
+                 scheduling_metadata, last_synced_at, sync_status) FROM STDIN",
         )
         .await
         .unwrap();

@@ -24,6 +24,7 @@ fn row(ws_id: Uuid, id: &str, title: &str, start: DateTime<Utc>) -> EventRow {
         color: "BLUE",
         external_updated_at: None,
         is_encrypted: false,
+        free: false,
     }
 }
 
@@ -255,13 +256,14 @@ struct Written {
     last_synced_at: Option<DateTime<Utc>>,
     sync_status: String,
     sync_error: Option<String>,
+    scheduling_metadata: Option<serde_json::Value>,
 }
 
 async fn written(pool: &PgPool, ws: Uuid, id: &str) -> Written {
     sqlx::query_as(
         "SELECT provider::text AS provider, google_calendar_id, google_event_id, source_calendar_id, title,
                 description, location, start_at, end_at, color, locked, is_encrypted,
-                external_updated_at, last_synced_at, sync_status, sync_error
+                external_updated_at, last_synced_at, sync_status, sync_error, scheduling_metadata
          FROM public.workspace_calendar_events WHERE ws_id = $1 AND external_event_id = $2",
     )
     .bind(ws)
@@ -274,9 +276,11 @@ async fn written(pool: &PgPool, ws: Uuid, id: &str) -> Written {
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool) {
     let (first, second) = (workspace(&pool, None).await, workspace(&pool, None).await);
+    // Shown as free in Google: both paths mark it so (design §6).
     let event = |ws| EventRow {
         external_updated_at: Some(test_now() - Duration::hours(1)),
         description: "Agenda, \"draft\"\nline two".to_owned(),
+        free: true,
         ..row(ws, "e1", "Planning", test_now())
     };
 
@@ -315,6 +319,10 @@ async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool
     assert_eq!(merge.last_synced_at, Some(merged_at));
     (direct.last_synced_at, merge.last_synced_at) = (None, None);
     assert_eq!(direct, merge, "both paths write the same row");
+    assert_eq!(
+        direct.scheduling_metadata,
+        Some(serde_json::json!({ "busy": false }))
+    );
     assert_eq!(
         (
             direct.provider.as_str(),

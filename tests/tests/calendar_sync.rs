@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, NaiveDate, Utc};
+use google_sync::sync::connection::SyncKind;
 use google_sync::sync::{SyncConfig, SyncJob};
 use integration_tests::fake_google::{
     FakeGoogle, Fault, all_day_event, events_ending_at_or_before_their_start, timed_event,
@@ -27,7 +28,7 @@ use shared::job_kind::LeaseScope;
 use shared::jobs::runner::Runner;
 use shared::jobs::worker::Function as _;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
-use sqlx::PgPool;
+use sqlx::{Acquire as _, PgPool};
 use uuid::Uuid;
 
 /// A worker under test: its queues, runner and job.
@@ -1175,4 +1176,80 @@ async fn events_ending_at_or_before_their_start_are_kept_on_every_path(pool: PgP
         assert_kept_at_their_start(&pool, ws, prefix, day).await;
     }
     assert_mirrors(&pool, ws, &fake, "zed", "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool) {
+    use integration_tests::fake_google::typed;
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("fr");
+    let day = at(2, 0).date_naive();
+    let events = [
+        typed(
+            all_day_event("birthday", "Ana's birthday", day, 1),
+            "birthday",
+            "transparent",
+        ),
+        typed(
+            timed_event("free", "Optional talk", at(2, 9), 60),
+            "default",
+            "transparent",
+        ),
+        typed(
+            timed_event("office", "Office", at(2, 8), 600),
+            "workingLocation",
+            "transparent",
+        ),
+        typed(
+            timed_event("ooo", "Away", at(2, 12), 60),
+            "outOfOffice",
+            "transparent",
+        ),
+        typed(
+            timed_event("focus", "Focus", at(2, 14), 60),
+            "focusTime",
+            "opaque",
+        ),
+        timed_event("busy", "Meeting", at(2, 16), 60),
+    ];
+    for event in events {
+        fake.put_event("fr", "primary", event);
+    }
+    let ws = workspace(&pool, Some("UTC")).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let report = integration_tests::sync_support::offline_syncer(&pool, &fake, None)
+        .await
+        .sync_workspace(SyncKind::Incremental, ws, None, None, test_now())
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_mirrors(&pool, ws, &fake, "fr", "primary").await;
+
+    // unified-schedule's calendar: only what blocks time.
+    let mut conn = pool.acquire().await.unwrap();
+    let inputs = unified_schedule::inputs::load(&mut conn, ws, None, 7, test_now())
+        .await
+        .unwrap();
+    let mut busy: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        inputs.existing.iter().map(|e| (e.start, e.end)).collect();
+    busy.sort();
+    assert_eq!(
+        busy,
+        [
+            (at(2, 12), at(2, 13)),
+            (at(2, 14), at(2, 15)),
+            (at(2, 16), at(2, 17))
+        ],
+        "out of office, focus time and the meeting block; the rest is free"
+    );
+    // schedule-task's: the same.
+    let mut tx = conn.begin().await.unwrap();
+    let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>, bool)> =
+        sqlx::query_as(schedule_task::store::EVENTS_SQL)
+            .bind(ws)
+            .bind(test_now())
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 3);
 }

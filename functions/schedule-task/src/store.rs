@@ -37,11 +37,13 @@ struct EventRow {
     locked: bool,
 }
 
-/// The workspace's events that end after `$2` (now), locked for the run. Public for the
+/// The workspace's events that end after `$2` (now), locked for the run; synced events that
+/// take no time are not obstacles (design §6). Public for the
 /// calendar-reads benchmark (design §10.3).
 pub const EVENTS_SQL: &str =
     "SELECT id, start_at, end_at, locked FROM public.workspace_calendar_events
  WHERE ws_id = $1 AND end_at > $2
+   AND coalesce(scheduling_metadata ->> 'busy', 'true') <> 'false'
  ORDER BY start_at, id
  FOR UPDATE";
 

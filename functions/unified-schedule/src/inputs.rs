@@ -300,13 +300,14 @@ async fn tasks(
 }
 
 /// The workspace's events that end after `$2` (now) and start before `$3`, and whether each
-/// is the scheduler's to move. Public for the calendar-reads benchmark (design §10.3).
+/// is the scheduler's to move; synced events that take no time are not obstacles (design §6). Public for the calendar-reads benchmark (design §10.3).
 pub const CALENDAR_SQL: &str = "SELECT e.start_at, e.end_at,
         (NOT e.locked AND e.start_at >= $2
          AND (EXISTS (SELECT 1 FROM public.habit_calendar_events h WHERE h.event_id = e.id)
               OR EXISTS (SELECT 1 FROM public.task_calendar_events t WHERE t.event_id = e.id)))
  FROM public.workspace_calendar_events e
- WHERE e.ws_id = $1 AND e.end_at > $2 AND e.start_at < $3";
+ WHERE e.ws_id = $1 AND e.end_at > $2 AND e.start_at < $3
+   AND coalesce(e.scheduling_metadata ->> 'busy', 'true') <> 'false'";
 
 async fn existing(
     conn: &mut PgConnection,
