@@ -54,6 +54,12 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Calendar connections that need the user's attention (the calendar is gone or no longer
+    /// shared): the syncs skip them until the connection is changed in the web app.
+    Connections {
+        #[arg(long)]
+        ws: Option<Uuid>,
+    },
     /// Re-enqueue the work of runs that ended dead or failed (counts only, unless --send).
     Replay {
         #[arg(long)]
@@ -212,6 +218,24 @@ async fn main() -> anyhow::Result<()> {
             }
             let runs = ops::runs(&pool, &filter).await?;
             print(cli.json, &runs, || render_runs(&runs))
+        }
+        Command::Connections { ws } => {
+            let pool = jobs_cli::connect().await?;
+            let marked = ops::attention(&pool, ws).await?;
+            print(cli.json, &marked, || {
+                let rows: Vec<Vec<String>> = marked
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.marked_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                            a.ws_id.to_string(),
+                            table::cell(&a.calendar_id, 40),
+                            a.reason.clone(),
+                        ]
+                    })
+                    .collect();
+                table::table(&["marked (UTC)", "workspace", "calendar", "reason"], &rows)
+            })
         }
         Command::Replay {
             task,

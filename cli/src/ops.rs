@@ -351,3 +351,30 @@ mod tests {
         assert!(parse_time("5w", now).is_err());
     }
 }
+
+/// A calendar connection the syncs skip until the user changes it (design §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Attention {
+    pub ws_id: Uuid,
+    pub connection_id: Uuid,
+    pub calendar_id: String,
+    pub reason: String,
+    pub marked_at: DateTime<Utc>,
+}
+
+/// The connections marked as needing attention, newest first, optionally of one workspace.
+///
+/// # Errors
+/// The database is unreachable.
+pub async fn attention(pool: &PgPool, ws_id: Option<Uuid>) -> anyhow::Result<Vec<Attention>> {
+    sqlx::query_as(
+        "SELECT ws_id, connection_id, calendar_id, reason, marked_at
+         FROM jobs.connection_attention
+         WHERE $1::uuid IS NULL OR ws_id = $1
+         ORDER BY marked_at DESC, connection_id",
+    )
+    .bind(ws_id)
+    .fetch_all(pool)
+    .await
+    .context("reading jobs.connection_attention")
+}

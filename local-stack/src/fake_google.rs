@@ -47,6 +47,9 @@ pub enum Fault {
     Status(u16),
     /// 429 with `Retry-After: seconds`.
     RateLimited { retry_after: u64 },
+    /// 403 with this reason: `rateLimitExceeded` and `userRateLimitExceeded` (retry with
+    /// backoff, like 429), `quotaExceeded` (a limit that lifts later), `forbidden`.
+    Forbidden(&'static str),
     /// Answer normally, but only after this long.
     Slow(Duration),
 }
@@ -184,11 +187,32 @@ impl FakeGoogle {
                 ..Account::default()
             },
         );
+        // Every Google account has its primary calendar, empty at first.
+        inner
+            .calendars
+            .entry((name.to_owned(), "primary".to_owned()))
+            .or_default();
         let access_token = issue(&mut inner, name);
         Grant {
             access_token,
             refresh_token,
         }
+    }
+
+    /// Gives `account` an empty calendar `calendar` (a calendar an event is put into exists
+    /// already).
+    pub fn add_calendar(&self, account: &str, calendar: &str) {
+        self.lock()
+            .calendars
+            .entry((account.to_owned(), calendar.to_owned()))
+            .or_default();
+    }
+
+    /// Deletes `calendar` of `account`, or takes it away (unshared): listing it answers 404.
+    pub fn remove_calendar(&self, account: &str, calendar: &str) {
+        self.lock()
+            .calendars
+            .remove(&(account.to_owned(), calendar.to_owned()));
     }
 
     /// Creates or replaces an event (a Google `Event` resource with at least `id`, `start`
@@ -562,8 +586,36 @@ fn instant(time: &Value) -> Option<DateTime<Utc>> {
     Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
+/// An error answer in Google's shape (the Calendar API's "Handle API errors" guide):
+/// `{"error": {"errors": [{"domain", "reason", "message"}], "code", "message", "status"}}`,
+/// with the reason Google gives for the status.
 fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({ "error": { "code": status.as_u16(), "message": message } });
+    let reason = match status.as_u16() {
+        400 => "badRequest",
+        401 => "authError",
+        403 => "forbidden",
+        404 => "notFound",
+        410 => "fullSyncRequired",
+        429 => "rateLimitExceeded",
+        _ => "backendError",
+    };
+    error_with(status, reason, message)
+}
+
+fn error_with(status: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({ "error": {
+        "errors": [{ "domain": "global", "reason": reason, "message": message }],
+        "code": status.as_u16(),
+        "message": message,
+        "status": match status.as_u16() {
+            400 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            429 => "RESOURCE_EXHAUSTED",
+            _ => "UNAVAILABLE",
+        },
+    } });
     (status, axum::Json(body)).into_response()
 }
 
@@ -593,6 +645,9 @@ async fn list_events(
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             return response;
+        }
+        Some(Fault::Forbidden(reason)) => {
+            return error_with(StatusCode::FORBIDDEN, reason, "Forbidden");
         }
         Some(Fault::Slow(pause)) => tokio::time::sleep(pause).await,
         None => {}
@@ -662,8 +717,11 @@ async fn list_events(
         (Err(message), _) | (_, Err(message)) => return error(StatusCode::BAD_REQUEST, &message),
     };
 
-    let empty = BTreeMap::new();
-    let events = inner.calendars.get(&(account, calendar)).unwrap_or(&empty);
+    // A calendar the account does not have (deleted, unshared, never there) is 404, as Google
+    // answers events.list for it.
+    let Some(events) = inner.calendars.get(&(account, calendar)) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
     let mut matching: Vec<&Stored> = events
         .values()
         .filter(|s| s.seq <= snapshot)

@@ -1253,3 +1253,107 @@ async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool
             .unwrap();
     assert_eq!(rows.len(), 3);
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_calendar_that_is_gone_is_marked_and_skipped_until_the_user_changes_it(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("go");
+    seed(&fake, "go", "primary", "e", 3);
+    seed(&fake, "go", "team", "t", 2);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary", "team"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+
+    // The team calendar is deleted (or unshared): Google answers 404 for it.
+    fake.remove_calendar("go", "team");
+    let calls = fake.list_calls();
+    let response = worker.sync(ws).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the other calendar synced"
+    );
+    assert_eq!(fake.list_calls() - calls, 2);
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["failures"][0]["calendar_id"], "team");
+    let marked: Vec<(String, String)> = sqlx::query_as(
+        "SELECT calendar_id, reason FROM jobs.connection_attention WHERE ws_id = $1",
+    )
+    .bind(ws)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(marked, [("team".to_owned(), "404 notFound".to_owned())]);
+    let listed = jobs_cli::ops::attention(&pool, Some(ws)).await.unwrap();
+    assert_eq!(listed.len(), 1, "`jobs connections` lists it");
+    assert_eq!(listed[0].reason, "404 notFound");
+    let (error_type, message): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT error_type, error_message FROM public.calendar_sync_dashboard
+         WHERE ws_id = $1 ORDER BY start_time DESC LIMIT 1",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(error_type.as_deref(), Some("permanent"));
+    assert!(message.unwrap().contains("gone or no longer shared"));
+
+    // Later polls leave it alone: one listing, of the primary calendar.
+    let calls = fake.list_calls();
+    worker.sync(ws).await;
+    assert_eq!(fake.list_calls() - calls, 1);
+    let (status, _) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+
+    // The user shares it again and touches the connection in the web app: synced, unmarked.
+    fake.add_calendar("go", "team");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sqlx::query(
+        "UPDATE public.calendar_connections SET calendar_name = 'Team' WHERE calendar_id = 'team'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let calls = fake.list_calls();
+    worker.sync(ws).await;
+    assert_eq!(fake.list_calls() - calls, 2);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs.connection_attention")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn rate_limit_403s_are_retried_like_429_and_quota_is_retried_later(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("rl");
+    seed(&fake, "rl", "primary", "e", 3);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+
+    fake.inject([
+        Fault::Forbidden("rateLimitExceeded"),
+        Fault::Forbidden("userRateLimitExceeded"),
+    ]);
+    let response = worker.sync(ws).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert_eq!(result["api_retries"], 2, "both retried in the call");
+    assert_mirrors(&pool, ws, &fake, "rl", "primary").await;
+
+    // A used-up quota is retried later through the queue, never dead-lettered on first sight.
+    fake.inject([Fault::Forbidden("quotaExceeded")]);
+    let response = worker.sync(ws).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    let (status, _) = last_run(&pool, ws).await;
+    assert_eq!(status, "failed");
+    assert!(
+        dead_letters(&worker.sqs, &worker.queues.dlq_url)
+            .await
+            .is_empty()
+    );
+}

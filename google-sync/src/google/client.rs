@@ -33,7 +33,7 @@ pub enum GoogleError {
     #[error("Google rejected the access token (401)")]
     Unauthorized,
     #[error(
-        "Google refused to refresh the access token (invalid_grant): the grant was revoked or expired; the user must reconnect the account"
+        "Google refused to refresh the access token (invalid_grant, admin_policy_enforced or unauthorized_client): the grant was revoked, expired or blocked by the organisation; the user must reconnect the account"
     )]
     InvalidGrant,
     #[error("Google answered {status} {attempts} times; giving up for now")]
@@ -42,6 +42,16 @@ pub enum GoogleError {
     RetryLater { seconds: u64 },
     #[error("no answer from Google after {attempts} attempts: {reason}")]
     Network { attempts: u32, reason: String },
+    /// The calendar was deleted, or is no longer shared with the account (404, or 403
+    /// `forbidden` / `insufficientPermissions`): retrying cannot help until the user acts.
+    #[error(
+        "the calendar is gone or no longer shared with this account: Google answered {status} {reason}"
+    )]
+    CalendarGone { status: u16, reason: String },
+    /// 403 `quotaExceeded` / `dailyLimitExceeded`: a limit that lifts later, longer than a
+    /// worker waits; the message is retried after its backoff.
+    #[error("Google's quota is used up ({reason}); retrying later")]
+    QuotaExceeded { reason: String },
     #[error("Google rejected the request with {status}: {message}")]
     Rejected { status: u16, message: String },
     #[error("Google's answer could not be read: {0}")]
@@ -57,8 +67,11 @@ impl GoogleError {
             | GoogleError::Network { .. }
             | GoogleError::Gone
             | GoogleError::Unauthorized
+            | GoogleError::QuotaExceeded { .. }
             | GoogleError::BadResponse(_) => ErrorKind::Retryable,
-            GoogleError::InvalidGrant | GoogleError::Rejected { .. } => ErrorKind::Permanent,
+            GoogleError::InvalidGrant
+            | GoogleError::CalendarGone { .. }
+            | GoogleError::Rejected { .. } => ErrorKind::Permanent,
         }
     }
 
@@ -72,6 +85,8 @@ impl GoogleError {
                 status.to_string()
             }
             GoogleError::RetryLater { .. } => "429".to_owned(),
+            GoogleError::CalendarGone { status, reason } => format!("{status} {reason}"),
+            GoogleError::QuotaExceeded { reason } => format!("403 {reason}"),
             GoogleError::Network { .. } => "network".to_owned(),
             GoogleError::BadResponse(_) => "bad_response".to_owned(),
         }
@@ -238,6 +253,15 @@ impl GoogleClient {
                     StatusCode::OK => read_json(response).await,
                     StatusCode::GONE => Err(GoogleError::Gone),
                     StatusCode::UNAUTHORIZED => Err(GoogleError::Unauthorized),
+                    StatusCode::NOT_FOUND => {
+                        let body = response.bytes().await.unwrap_or_default();
+                        Err(GoogleError::CalendarGone {
+                            status: 404,
+                            reason: GoogleReasons::read(&body)
+                                .first()
+                                .unwrap_or_else(|| "notFound".to_owned()),
+                        })
+                    }
                     status => Err(rejected(status, response).await),
                 }
             })
@@ -373,7 +397,14 @@ impl GoogleClient {
         let error = serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
-        if error.as_deref() == Some("invalid_grant") || body.contains("Token has been revoked") {
+        // The grant is gone for good: revoked or expired (`invalid_grant`), or the user's
+        // organisation no longer lets this client in (`admin_policy_enforced`,
+        // `unauthorized_client`). Google's OAuth error responses name these in `error`.
+        if matches!(
+            error.as_deref(),
+            Some("invalid_grant" | "admin_policy_enforced" | "unauthorized_client")
+        ) || body.contains("Token has been revoked")
+        {
             return Err(GoogleError::InvalidGrant);
         }
         Err(GoogleError::Rejected {
@@ -419,6 +450,36 @@ impl GoogleClient {
             attempt += 1;
             stats.requests += 1;
             let pause = match build().send().await {
+                Ok(response) if response.status() == StatusCode::FORBIDDEN => {
+                    // Google's rate limits answer 403 like 429 (its errors guide: retry with
+                    // exponential backoff); the reason in the body tells them from a refusal.
+                    let retry_after = retry_after(&response);
+                    let body = response.bytes().await.unwrap_or_default();
+                    let reasons = GoogleReasons::read(&body);
+                    if reasons.any(&["quotaExceeded", "dailyLimitExceeded"]) {
+                        return Err(GoogleError::QuotaExceeded {
+                            reason: reasons.first().unwrap_or_default(),
+                        });
+                    }
+                    if !reasons.any(&["rateLimitExceeded", "userRateLimitExceeded"]) {
+                        return Err(forbidden(&reasons, &body));
+                    }
+                    if attempt >= attempts {
+                        return Err(GoogleError::Unavailable {
+                            status: 403,
+                            attempts,
+                        });
+                    }
+                    match retry_after {
+                        Some(wait) if wait > RETRY_CAP => {
+                            return Err(GoogleError::RetryLater {
+                                seconds: wait.as_secs(),
+                            });
+                        }
+                        Some(wait) => wait,
+                        None => backoff::pause(RETRY_BASE, attempt, RETRY_CAP),
+                    }
+                }
                 Ok(response) if !is_transient(&response) => return Ok(response),
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -458,8 +519,61 @@ impl GoogleClient {
     }
 }
 
-/// 429 and 5xx; also 403 with Google's rate-limit reasons, which cannot be told apart without
-/// the body, so 403 is read by [`rejected`] instead.
+/// The `reason`s of Google's error body (`{"error": {"errors": [{"reason": …}], …}}`).
+#[derive(Debug, Default)]
+struct GoogleReasons(Vec<String>);
+
+impl GoogleReasons {
+    fn read(body: &[u8]) -> GoogleReasons {
+        let value: Value = serde_json::from_slice(body).unwrap_or_default();
+        GoogleReasons(
+            value
+                .pointer("/error/errors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.get("reason")?.as_str().map(str::to_owned))
+                .collect(),
+        )
+    }
+
+    fn any(&self, wanted: &[&str]) -> bool {
+        self.0.iter().any(|r| wanted.contains(&r.as_str()))
+    }
+
+    fn first(&self) -> Option<String> {
+        self.0.first().cloned()
+    }
+}
+
+/// A 403 that is not a rate limit: the account may not see the calendar (it was unshared, or
+/// the grant lacks the scope), or another refusal.
+fn forbidden(reasons: &GoogleReasons, body: &[u8]) -> GoogleError {
+    if reasons.any(&["forbidden", "insufficientPermissions"]) {
+        return GoogleError::CalendarGone {
+            status: 403,
+            reason: reasons.first().unwrap_or_default(),
+        };
+    }
+    GoogleError::Rejected {
+        status: 403,
+        message: error_message(body),
+    }
+}
+
+/// Google's `error.message`, cut to [`MESSAGE_LIMIT`] characters.
+fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(|m| m.chars().take(MESSAGE_LIMIT).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// 429 and 5xx (403 rate limits are told apart by their reason in [`GoogleClient::send`]).
 fn is_transient(response: &Response) -> bool {
     let status = response.status();
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
@@ -487,29 +601,12 @@ async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Result
     serde_json::from_slice(&bytes).map_err(|err| GoogleError::BadResponse(err.to_string()))
 }
 
-/// A non-transient error answer. Google reports quota exhaustion as 403 with a rate-limit
-/// reason: that one is transient.
+/// A non-transient error answer.
 async fn rejected(status: StatusCode, response: Response) -> GoogleError {
-    let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    if status == StatusCode::FORBIDDEN
-        && (body.contains("rateLimitExceeded") || body.contains("userRateLimitExceeded"))
-    {
-        return GoogleError::Unavailable {
-            status: status.as_u16(),
-            attempts: 1,
-        };
-    }
+    let body = response.bytes().await.unwrap_or_default();
     GoogleError::Rejected {
         status: status.as_u16(),
-        message: message.chars().take(MESSAGE_LIMIT).collect(),
+        message: error_message(&body),
     }
 }
 

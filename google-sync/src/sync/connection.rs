@@ -23,10 +23,13 @@ use shared::job_kind::JobKind;
 /// One enabled inbound connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
+    pub id: Uuid,
     pub calendar_id: String,
     pub auth_token_id: Uuid,
     pub workspace_calendar_id: Option<Uuid>,
     pub sync_deletes: bool,
+    /// Marked as needing attention before, and changed by the user since: to be tried again.
+    pub was_marked: bool,
 }
 
 impl Connection {
@@ -36,7 +39,9 @@ impl Connection {
     }
 }
 
-/// The enabled Google connections with inbound sync of the token `auth_token_id`.
+/// The enabled Google connections with inbound sync of the token `auth_token_id`, less those
+/// marked as needing attention and not changed since (design §6). `updated_at` is a naive
+/// timestamp its trigger writes from `now()` in the database's zone, read back the same way.
 ///
 /// # Errors
 /// The database is unreachable.
@@ -45,12 +50,15 @@ pub async fn connections_of(
     ws_id: Uuid,
     auth_token_id: Uuid,
 ) -> Result<Vec<Connection>, sqlx::Error> {
-    let rows: Vec<(String, Option<Uuid>, bool)> = sqlx::query_as(
-        "SELECT calendar_id, workspace_calendar_id, sync_delete_enabled
-         FROM public.calendar_connections
-         WHERE ws_id = $1 AND auth_token_id = $2 AND provider = 'google'
-           AND is_enabled AND sync_inbound_enabled
-         ORDER BY created_at, id",
+    let rows: Vec<(Uuid, String, Option<Uuid>, bool, bool)> = sqlx::query_as(
+        "SELECT c.id, c.calendar_id, c.workspace_calendar_id, c.sync_delete_enabled,
+                a.connection_id IS NOT NULL
+         FROM public.calendar_connections c
+         LEFT JOIN jobs.connection_attention a ON a.connection_id = c.id
+         WHERE c.ws_id = $1 AND c.auth_token_id = $2 AND c.provider = 'google'
+           AND c.is_enabled AND c.sync_inbound_enabled
+           AND (a.connection_id IS NULL OR c.updated_at::timestamptz > a.marked_at)
+         ORDER BY c.created_at, c.id",
     )
     .bind(ws_id)
     .bind(auth_token_id)
@@ -59,14 +67,54 @@ pub async fn connections_of(
     Ok(rows
         .into_iter()
         .map(
-            |(calendar_id, workspace_calendar_id, sync_deletes)| Connection {
+            |(id, calendar_id, workspace_calendar_id, sync_deletes, was_marked)| Connection {
+                id,
                 calendar_id,
                 auth_token_id,
                 workspace_calendar_id,
                 sync_deletes,
+                was_marked,
             },
         )
         .collect())
+}
+
+/// Marks `connection` as needing attention with Google's `reason`, so later syncs skip it until
+/// the user changes it.
+///
+/// # Errors
+/// The database rejected the write.
+pub async fn mark_for_attention(
+    pool: &PgPool,
+    ws_id: Uuid,
+    connection: &Connection,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO jobs.connection_attention (connection_id, ws_id, calendar_id, reason)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (connection_id) DO UPDATE
+         SET reason = excluded.reason, marked_at = now(), calendar_id = excluded.calendar_id",
+    )
+    .bind(connection.id)
+    .bind(ws_id)
+    .bind(&connection.calendar_id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Clears the mark of a connection that syncs again.
+///
+/// # Errors
+/// The database rejected the write.
+pub async fn clear_attention(pool: &PgPool, connection: &Connection) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM jobs.connection_attention WHERE connection_id = $1")
+        .bind(connection.id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Which sync: the window it lists when it has no sync token to use.

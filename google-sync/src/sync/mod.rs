@@ -252,6 +252,11 @@ impl Syncer {
                 };
                 match synced {
                     Ok(Finish::Done) => {
+                        if connection.was_marked
+                            && let Err(err) = connection::clear_attention(pool, &connection).await
+                        {
+                            tracing::warn!(ws_id = %ws_id, error = %err, "clearing a connection's attention mark failed");
+                        }
                         if let Some(config) = &self.watch {
                             self.watch_calendar(
                                 &mut session,
@@ -277,13 +282,26 @@ impl Syncer {
                             "a calendar connection failed; the others go on"
                         );
                         let failure = Failure {
-                            calendar_id: connection.calendar_id,
+                            calendar_id: connection.calendar_id.clone(),
                             error: err.to_string(),
                             kind: err.kind(),
                             code: err.code(),
                         };
                         if matches!(err, SessionError::Google(GoogleError::InvalidGrant)) {
                             revoked = Some(failure.clone());
+                        }
+                        // A calendar that is gone is marked, not hammered: skipped from now on
+                        // until the user changes the connection (design §6).
+                        if let SessionError::Google(GoogleError::CalendarGone { .. }) = &err
+                            && let Err(mark) = connection::mark_for_attention(
+                                pool,
+                                ws_id,
+                                &connection,
+                                failure.code.as_deref().unwrap_or("gone"),
+                            )
+                            .await
+                        {
+                            tracing::warn!(ws_id = %ws_id, error = %mark, "marking a gone calendar failed; it is tried again next time");
                         }
                         report.failures.push(failure);
                     }
