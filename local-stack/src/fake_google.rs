@@ -106,6 +106,8 @@ struct Inner {
     /// Valid access tokens and their account.
     access: HashMap<String, String>,
     calendars: HashMap<(String, String), BTreeMap<String, Stored>>,
+    /// Calendars that answer `events.watch` with `pushNotSupportedForRequestedResource`.
+    unwatchable: std::collections::HashSet<(String, String)>,
     /// Sync tokens of an older generation answer 410.
     sync_generation: usize,
     faults: VecDeque<Fault>,
@@ -206,6 +208,18 @@ impl FakeGoogle {
             .calendars
             .entry((account.to_owned(), calendar.to_owned()))
             .or_default();
+    }
+
+    /// Makes `calendar` of `account` a read-only calendar Google will not watch.
+    pub fn make_unwatchable(&self, account: &str, calendar: &str) {
+        self.lock()
+            .unwatchable
+            .insert((account.to_owned(), calendar.to_owned()));
+    }
+
+    /// How many `events.watch` requests were made.
+    pub fn watch_calls(&self) -> u64 {
+        self.lock().watch_calls
     }
 
     /// Deletes `calendar` of `account`, or takes it away (unshared): listing it answers 404.
@@ -506,6 +520,18 @@ async fn watch(
     }
     if inner.channels.iter().any(|c| c.id == id) {
         return error(StatusCode::BAD_REQUEST, "Channel id not unique");
+    }
+    // Holiday, birthday and other read-only calendars cannot be watched (the push guide;
+    // Google answers 400 with this reason).
+    if inner
+        .unwatchable
+        .contains(&(account.clone(), calendar.clone()))
+    {
+        return error_with(
+            StatusCode::BAD_REQUEST,
+            "pushNotSupportedForRequestedResource",
+            "Push notifications are not supported by this resource.",
+        );
     }
     let ttl_seconds = request["params"]["ttl"]
         .as_str()

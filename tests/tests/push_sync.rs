@@ -403,3 +403,42 @@ async fn a_change_after_a_sync_began_listing_is_another_sync(pool: PgPool) {
     assert_eq!(push.run_next().await, [format!("push:{channel}:1")]);
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_calendar_google_will_not_watch_is_remembered_and_polled(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    // A read-only calendar (holidays, birthdays): Google refuses to watch it.
+    push.fake.make_unwatchable(ACCOUNT, "primary");
+    push.poll().await;
+    push.run_next().await;
+    assert_eq!(push.fake.watch_calls(), 1);
+    assert!(
+        push.channels().await.is_empty(),
+        "no channel is kept for it"
+    );
+    let (result,): (serde_json::Value,) = sqlx::query_as(
+        "SELECT result FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(push.ws)
+    .fetch_one(&push.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        result["watch_failures"], 0,
+        "not a failure: polling covers it"
+    );
+    let remembered: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM jobs.unwatchable_calendars WHERE ws_id = $1")
+            .bind(push.ws)
+            .fetch_all(&push.pool)
+            .await
+            .unwrap();
+    assert_eq!(remembered, ["pushNotSupportedForRequestedResource"]);
+
+    // Later syncs poll it without asking Google again.
+    push.fake.put_event(ACCOUNT, "primary", event(7));
+    push.poll().await;
+    push.run_next().await;
+    assert_eq!(push.fake.watch_calls(), 1);
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+}

@@ -52,6 +52,9 @@ pub enum GoogleError {
     /// worker waits; the message is retried after its backoff.
     #[error("Google's quota is used up ({reason}); retrying later")]
     QuotaExceeded { reason: String },
+    /// 400 `pushNotSupportedForRequestedResource`: the calendar cannot be watched.
+    #[error("Google does not send push notifications for this calendar")]
+    PushNotSupported,
     #[error("Google rejected the request with {status}: {message}")]
     Rejected { status: u16, message: String },
     #[error("Google's answer could not be read: {0}")]
@@ -71,6 +74,7 @@ impl GoogleError {
             | GoogleError::BadResponse(_) => ErrorKind::Retryable,
             GoogleError::InvalidGrant
             | GoogleError::CalendarGone { .. }
+            | GoogleError::PushNotSupported
             | GoogleError::Rejected { .. } => ErrorKind::Permanent,
         }
     }
@@ -87,6 +91,7 @@ impl GoogleError {
             GoogleError::RetryLater { .. } => "429".to_owned(),
             GoogleError::CalendarGone { status, reason } => format!("{status} {reason}"),
             GoogleError::QuotaExceeded { reason } => format!("403 {reason}"),
+            GoogleError::PushNotSupported => "400 pushNotSupportedForRequestedResource".to_owned(),
             GoogleError::Network { .. } => "network".to_owned(),
             GoogleError::BadResponse(_) => "bad_response".to_owned(),
         }
@@ -293,8 +298,25 @@ impl GoogleClient {
         });
         stats
             .timed(async |stats: &mut CallStats| {
-                let response = self.post_json(&url, access_token, &body, stats).await?;
+                // Sent once: a retry after a lost answer would reuse the channel id, which
+                // Google refuses as not unique while the first channel lives on. The next
+                // sync asks again, with a fresh id.
+                let response = self
+                    .post_json_once(&url, access_token, &body, stats)
+                    .await?;
                 match response.status() {
+                    StatusCode::BAD_REQUEST => {
+                        let body = response.bytes().await.unwrap_or_default();
+                        if GoogleReasons::read(&body).any(&["pushNotSupportedForRequestedResource"])
+                        {
+                            Err(GoogleError::PushNotSupported)
+                        } else {
+                            Err(GoogleError::Rejected {
+                                status: 400,
+                                message: error_message(&body),
+                            })
+                        }
+                    }
                     status if status.is_success() => {
                         #[derive(Deserialize)]
                         #[serde(rename_all = "camelCase")]
@@ -435,6 +457,28 @@ impl GoogleClient {
                 .body(body.clone())
         })
         .await
+    }
+
+    /// POSTs `body` as JSON to `url` with `access_token`, once.
+    async fn post_json_once(
+        &self,
+        url: &str,
+        access_token: &str,
+        body: &Value,
+        stats: &mut CallStats,
+    ) -> Result<Response, GoogleError> {
+        stats.requests += 1;
+        self.http
+            .post(url)
+            .bearer_auth(access_token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|err| GoogleError::Network {
+                attempts: 1,
+                reason: err.without_url().to_string(),
+            })
     }
 
     /// Sends the request `build` makes, retrying transient failures. Returns the first

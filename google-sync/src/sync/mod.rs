@@ -341,8 +341,8 @@ impl Syncer {
         report: &mut WorkspaceReport,
     ) {
         match watch::ensure_channel(&self.pool, session, ws_id, calendar_id, config, now).await {
-            Ok(watch::Watched::Kept) => {}
-            Ok(_) => report.channels_opened += 1,
+            Ok(watch::Watched::Kept | watch::Watched::Unwatchable) => {}
+            Ok(watch::Watched::Opened | watch::Watched::Renewed) => report.channels_opened += 1,
             Err(err) => {
                 tracing::warn!(ws_id = %ws_id, error = %err, "opening the calendar's push channel failed; polling still covers it");
                 report.watch_failures += 1;

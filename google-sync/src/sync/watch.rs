@@ -15,8 +15,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::google::auth::{GoogleToken, Session, SessionError};
-use crate::google::client::GoogleClient;
 use crate::google::client::WatchRequest;
+use crate::google::client::{GoogleClient, GoogleError};
 
 /// Push settings; push is off unless `WEBHOOK_URL` is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,8 @@ pub enum Watched {
     Opened,
     /// A new channel replaced the ones close to expiry, which were stopped.
     Renewed,
+    /// Google does not watch this calendar (remembered; polling covers it).
+    Unwatchable,
 }
 
 /// Makes sure `calendar_id` of `ws_id` has a live channel lasting past `now` plus
@@ -77,6 +79,17 @@ pub async fn ensure_channel(
     .fetch_all(pool)
     .await
     .retryable("reading the calendar's push channels")?;
+    let unwatchable: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs.unwatchable_calendars WHERE ws_id = $1 AND calendar_id = $2)",
+    )
+    .bind(ws_id)
+    .bind(calendar_id)
+    .fetch_one(pool)
+    .await
+    .retryable("reading whether the calendar can be watched")?;
+    if unwatchable {
+        return Ok(Watched::Unwatchable);
+    }
     let renew_at = now + chrono::Duration::from_std(config.renew_before).unwrap_or_default();
     if live
         .iter()
@@ -117,6 +130,20 @@ pub async fn ensure_channel(
                 .execute(pool)
                 .await
                 .retryable("removing the push channel Google did not open")?;
+            if let SessionError::Google(GoogleError::PushNotSupported) = err {
+                // Remembered: polling alone covers it, and Google is not asked again.
+                sqlx::query(
+                    "INSERT INTO jobs.unwatchable_calendars (ws_id, calendar_id, reason)
+                     VALUES ($1, $2, 'pushNotSupportedForRequestedResource')
+                     ON CONFLICT (ws_id, calendar_id) DO NOTHING",
+                )
+                .bind(ws_id)
+                .bind(calendar_id)
+                .execute(pool)
+                .await
+                .retryable("remembering a calendar Google will not watch")?;
+                return Ok(Watched::Unwatchable);
+            }
             return Err(err);
         }
     };
