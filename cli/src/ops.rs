@@ -368,10 +368,11 @@ pub struct Attention {
 /// The database is unreachable.
 pub async fn attention(pool: &PgPool, ws_id: Option<Uuid>) -> anyhow::Result<Vec<Attention>> {
     sqlx::query_as(
-        "SELECT ws_id, connection_id, calendar_id, reason, marked_at
-         FROM jobs.connection_attention
-         WHERE $1::uuid IS NULL OR ws_id = $1
-         ORDER BY marked_at DESC, connection_id",
+        "SELECT a.ws_id, a.connection_id, a.calendar_id, a.reason, a.marked_at
+         FROM jobs.connection_attention a
+         JOIN public.calendar_connections c ON c.id = a.connection_id
+         WHERE $1::uuid IS NULL OR a.ws_id = $1
+         ORDER BY a.marked_at DESC, a.connection_id",
     )
     .bind(ws_id)
     .fetch_all(pool)

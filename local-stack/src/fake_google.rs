@@ -4,11 +4,23 @@
 //! - `GET /calendars/{id}/events`: `pageToken`/`nextPageToken`, `maxResults` (capped by
 //!   [`FakeGoogle::set_page_limit`]), `timeMin`/`timeMax` with overlap semantics,
 //!   `showDeleted`, `singleEvents`, `syncToken`/`nextSyncToken` returning only changes since
-//!   the token (cancelled events as tombstones), 410 for an expired token, 401 for an unknown
-//!   or expired access token;
-//! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, or
-//!   `invalid_grant` for a revoked grant;
-//! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, slow answers;
+//!   the token (cancelled events as tombstones, until [`FakeGoogle::purge_tombstones`]
+//!   forgets them as Google eventually does), 410 for an expired token, 401 for an unknown
+//!   or expired access token, 404 for a calendar the account does not have (deleted or
+//!   unshared: [`FakeGoogle::remove_calendar`]); events carry `eventType` and
+//!   `transparency` like Google's Events resource ([`typed`] for birthdays, working
+//!   locations, out-of-office, focus time and "show as free");
+//! - errors in the shape of Google's "Handle API errors" guide: `error.errors[].reason`,
+//!   `code`, `message`, `status`;
+//! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, a
+//!   rotated refresh token on request ([`FakeGoogle::rotate_refresh_tokens`]), `invalid_grant`
+//!   for a revoked grant, or any OAuth error ([`FakeGoogle::refuse_refresh`]:
+//!   `admin_policy_enforced`, `unauthorized_client`, …);
+//! - injectable faults for `events.list`: 5xx, 429 with `Retry-After`, 403 with a reason
+//!   (`rateLimitExceeded`, `userRateLimitExceeded`, `quotaExceeded`, `forbidden`), slow
+//!   answers;
+//! - `events.watch` on a read-only calendar ([`FakeGoogle::make_unwatchable`]) answers 400
+//!   `pushNotSupportedForRequestedResource`, as Google's push guide says;
 //! - push channels: `POST /calendars/{id}/events/watch` opens one and POSTs its `sync`
 //!   notification to the channel's address, every later change to the calendar POSTs
 //!   `exists` (twice each, with [`FakeGoogle::duplicate_notifications`]; held back and later
@@ -83,6 +95,10 @@ struct Account {
     refresh_token: String,
     revoked: bool,
     issued: u32,
+    /// The OAuth error the token endpoint answers for this account, if any.
+    oauth_error: Option<&'static str>,
+    /// Whether a refresh hands out a new refresh token too.
+    rotate: bool,
 }
 
 /// A push channel as Google holds it.
@@ -106,6 +122,10 @@ struct Inner {
     /// Valid access tokens and their account.
     access: HashMap<String, String>,
     calendars: HashMap<(String, String), BTreeMap<String, Stored>>,
+    /// Page tokens of an older generation are refused.
+    page_generation: u64,
+    /// Whether `events.watch` takes `http://` addresses (a local test's webhook).
+    plain_http_addresses: bool,
     /// Calendars that answer `events.watch` with `pushNotSupportedForRequestedResource`.
     unwatchable: std::collections::HashSet<(String, String)>,
     /// Sync tokens of an older generation answer 410.
@@ -208,6 +228,12 @@ impl FakeGoogle {
             .calendars
             .entry((account.to_owned(), calendar.to_owned()))
             .or_default();
+    }
+
+    /// Lets `events.watch` take plain `http://` addresses (`on`), for a local test whose
+    /// webhook listens on the loopback without TLS; Google itself takes HTTPS only.
+    pub fn allow_plain_http_addresses(&self, on: bool) {
+        self.lock().plain_http_addresses = on;
     }
 
     /// Makes `calendar` of `account` a read-only calendar Google will not watch.
@@ -344,6 +370,28 @@ impl FakeGoogle {
         }
     }
 
+    /// Makes the token endpoint refuse `account`'s refresh with the OAuth `error` Google's
+    /// OAuth 2.0 server sends (`invalid_grant`, `admin_policy_enforced` when the user's
+    /// organisation blocks the client, `unauthorized_client`, …), as 400.
+    pub fn refuse_refresh(&self, account: &str, error: &'static str) {
+        if let Some(a) = self.lock().accounts.get_mut(account) {
+            a.oauth_error = Some(error);
+        }
+    }
+
+    /// Makes refreshes of `account` hand out a new refresh token too, which Google may do; the
+    /// old one then stops working.
+    pub fn rotate_refresh_tokens(&self, account: &str) {
+        if let Some(a) = self.lock().accounts.get_mut(account) {
+            a.rotate = true;
+        }
+    }
+
+    /// Makes every page token handed out so far invalid.
+    pub fn expire_page_tokens(&self) {
+        self.lock().page_generation += 1;
+    }
+
     /// Makes every sync token issued so far answer 410.
     pub fn expire_sync_tokens(&self) {
         self.lock().sync_generation += 1;
@@ -460,34 +508,47 @@ fn post_notification(shared: Shared, channel: WatchChannel, state: &'static str)
         return;
     };
     runtime.spawn(async move {
-        let sent = reqwest::Client::new()
-            .post(&channel.address)
-            .header("X-Goog-Channel-ID", &channel.id)
-            .header("X-Goog-Channel-Token", &channel.token)
-            .header(
-                "X-Goog-Channel-Expiration",
-                channel.expiration_ms.to_string(),
-            )
-            .header("X-Goog-Resource-ID", &channel.resource_id)
-            .header(
-                "X-Goog-Resource-URI",
-                format!(
-                    "https://www.googleapis.com/calendar/v3/calendars/{}/events",
-                    channel.calendar
-                ),
-            )
-            .header("X-Goog-Resource-State", state)
-            .header("X-Goog-Message-Number", channel.messages.to_string())
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        let status = sent.map_or(0, |response| response.status().as_u16());
-        shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .notification_statuses
-            .push(status);
+        // Google's push guide: a notification answered 500, 502, 503 or 504 is sent again,
+        // with exponential backoff (here three attempts in all, 100 ms apart and doubling).
+        for attempt in 0..3u32 {
+            let status = deliver(&channel, state).await;
+            shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .notification_statuses
+                .push(status);
+            if !matches!(status, 500 | 502 | 503 | 504) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+        }
     });
+}
+
+/// One POST of a notification; the status it was answered with (0: no answer).
+async fn deliver(channel: &WatchChannel, state: &str) -> u16 {
+    let sent = reqwest::Client::new()
+        .post(&channel.address)
+        .header("X-Goog-Channel-ID", &channel.id)
+        .header("X-Goog-Channel-Token", &channel.token)
+        .header(
+            "X-Goog-Channel-Expiration",
+            channel.expiration_ms.to_string(),
+        )
+        .header("X-Goog-Resource-ID", &channel.resource_id)
+        .header(
+            "X-Goog-Resource-URI",
+            format!(
+                "https://www.googleapis.com/calendar/v3/calendars/{}/events",
+                channel.calendar
+            ),
+        )
+        .header("X-Goog-Resource-State", state)
+        .header("X-Goog-Message-Number", channel.messages.to_string())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    sent.map_or(0, |response| response.status().as_u16())
 }
 
 /// The account of the bearer token in `headers`.
@@ -520,6 +581,11 @@ async fn watch(
     }
     if inner.channels.iter().any(|c| c.id == id) {
         return error(StatusCode::BAD_REQUEST, "Channel id not unique");
+    }
+    // Google's push guide: the address must be HTTPS with a valid certificate. A local test
+    // serves plain HTTP on the loopback and says so.
+    if !address.starts_with("https://") && !inner.plain_http_addresses {
+        return error(StatusCode::BAD_REQUEST, "WebHook callback must be HTTPS");
     }
     // Holiday, birthday and other read-only calendars cannot be watched (the push guide;
     // Google answers 400 with this reason).
@@ -702,7 +768,9 @@ async fn list_events(
     // A page token carries the offset and the state the listing started from, so a listing
     // sees one consistent snapshot across its pages.
     let (offset, snapshot) = match query.get("pageToken") {
-        Some(token) => match parse_pair(token, "page") {
+        // Page tokens are short-lived: one from before [`FakeGoogle::expire_page_tokens`] is
+        // refused, as Google refuses a stale one (its sync guide: restart the listing).
+        Some(token) => match parse_pair(token, &format!("page{}", inner.page_generation)) {
             Some(pair) => pair,
             None => return error(StatusCode::BAD_REQUEST, "Invalid page token"),
         },
@@ -781,7 +849,11 @@ async fn list_events(
         .collect();
     let mut body = json!({ "kind": "calendar#events", "timeZone": "UTC", "items": items });
     if offset + limit < matching.len() {
-        body["nextPageToken"] = json!(format!("page-{}-{snapshot}", offset + limit));
+        body["nextPageToken"] = json!(format!(
+            "page{}-{}-{snapshot}",
+            inner.page_generation,
+            offset + limit
+        ));
     } else {
         body["nextSyncToken"] = json!(format!("sync-{}-{snapshot}", inner.sync_generation));
     }
@@ -828,14 +900,28 @@ async fn token(State(inner): State<Shared>, Form(form): Form<HashMap<String, Str
         )
             .into_response();
     };
+    let refused = inner.accounts.get(&account).and_then(|a| a.oauth_error);
+    if let Some(error) = refused {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({ "error": error, "error_description": "Refused by the fake." })),
+        )
+            .into_response();
+    }
     let access_token = issue(&mut inner, &account);
-    axum::Json(json!({
+    let mut body = json!({
         "access_token": access_token,
         "expires_in": 3599,
         "scope": "https://www.googleapis.com/auth/calendar",
         "token_type": "Bearer"
-    }))
-    .into_response()
+    });
+    let rotated = format!("refresh-{account}-{}", uuid::Uuid::new_v4().simple());
+    if let Some(a) = inner.accounts.get_mut(&account).filter(|a| a.rotate) {
+        a.refresh_token = rotated.clone();
+        body["refresh_token"] = json!(rotated);
+        inner.handed_out.push(rotated);
+    }
+    axum::Json(body).into_response()
 }
 
 /// `event` as Google lists an event of type `kind` shown as `transparency`: birthdays are

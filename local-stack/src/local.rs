@@ -125,6 +125,8 @@ pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     let workers = workers(&sqs).await?;
 
     let fake = FakeGoogle::start().await?;
+    // The local webhook listens on the loopback without TLS.
+    fake.allow_plain_http_addresses(true);
     seed(&pool, &fake, options).await?;
     let mut env = function_env(&fake);
     let webhook = start_webhook(options, &env, &workers).await?;

@@ -67,6 +67,7 @@ async fn main() {
     let pool = &db.pool;
     let sqs = sqs().await;
     let fake = FakeGoogle::start().await.unwrap();
+    fake.allow_plain_http_addresses(true);
     let queues = fifo_queues(&sqs, 60).await;
     let logs = integration_tests::workspace_root().join(".local/logs/bench/freshness");
 

@@ -1357,3 +1357,111 @@ async fn rate_limit_403s_are_retried_like_429_and_quota_is_retried_later(pool: P
             .is_empty()
     );
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn an_organisation_blocking_the_client_deactivates_the_token_like_a_revoked_grant(
+    pool: PgPool,
+) {
+    let fake = FakeGoogle::start().await.unwrap();
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    for error in [
+        "admin_policy_enforced",
+        "unauthorized_client",
+        "invalid_grant",
+    ] {
+        let grant = fake.add_account(error);
+        seed(&fake, error, "primary", "e", 2);
+        let ws = workspace(&pool, None).await;
+        let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+        fake.expire_access_tokens(error);
+        fake.refuse_refresh(error, error);
+        worker.sync(ws).await;
+        assert_eq!(last_run(&pool, ws).await.0, "dead", "{error}");
+        let active: bool =
+            sqlx::query_scalar("SELECT is_active FROM public.calendar_auth_tokens WHERE id = $1")
+                .bind(token)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(!active, "{error} deactivates the token");
+    }
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_rotated_refresh_token_is_stored_and_used_next_time(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("ro");
+    seed(&fake, "ro", "primary", "e", 2);
+    let ws = workspace(&pool, None).await;
+    let token = connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    fake.rotate_refresh_tokens("ro");
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    for _ in 0..2 {
+        fake.expire_access_tokens("ro");
+        worker.sync(ws).await;
+        assert_eq!(last_run(&pool, ws).await.0, "succeeded");
+        let stored: String = sqlx::query_scalar(
+            "SELECT refresh_token FROM public.calendar_auth_tokens WHERE id = $1",
+        )
+        .bind(token)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_ne!(
+            stored, grant.refresh_token,
+            "the rotated refresh token is stored"
+        );
+    }
+    assert_eq!(
+        fake.refresh_calls(),
+        2,
+        "the second refresh used the rotated token"
+    );
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_checkpointed_listing_whose_page_token_expired_starts_over(pool: PgPool) {
+    let fake = FakeGoogle::start().await.unwrap();
+    fake.set_page_limit(5);
+    fake.set_delay(Duration::from_millis(250));
+    let grant = fake.add_account("pt");
+    seed(&fake, "pt", "primary", "e", 40);
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarFullSyncPayload>::new(&pool, &fake, |config| {
+        config.checkpoint_margin = Duration::from_secs(1);
+    })
+    .await;
+    worker.enqueue(ws, None).await;
+    worker.invoke(Duration::from_secs(3)).await;
+    let (_, result) = last_run(&pool, ws).await;
+    assert_eq!(
+        result["continued"],
+        json!(["primary"]),
+        "stopped at a checkpoint"
+    );
+
+    // The stored page token is no longer valid when the continuation runs.
+    fake.expire_page_tokens();
+    fake.set_delay(Duration::ZERO);
+    for message in receive(&worker.sqs, &worker.queues.queue_url, 0).await {
+        worker
+            .sqs
+            .change_message_visibility()
+            .queue_url(&worker.queues.queue_url)
+            .receipt_handle(message.receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (_, response) = worker.invoke(Duration::from_secs(120)).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (status, result) = last_run(&pool, ws).await;
+    assert_eq!(status, "succeeded");
+    assert!(
+        result["sync_token_fallbacks"].as_u64().unwrap() >= 1,
+        "{result}"
+    );
+    assert_mirrors(&pool, ws, &fake, "pt", "primary").await;
+}

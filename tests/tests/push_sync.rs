@@ -67,6 +67,7 @@ impl Push {
         let queues = fifo_queues(&sqs, 60).await;
         let fake = FakeGoogle::start().await.unwrap();
         fake.set_now(test_now());
+        fake.allow_plain_http_addresses(true);
         let hook = Webhook {
             pool: pool.clone(),
             sqs: sqs.clone(),
@@ -440,5 +441,29 @@ async fn a_calendar_google_will_not_watch_is_remembered_and_polled(pool: PgPool)
     push.poll().await;
     push.run_next().await;
     assert_eq!(push.fake.watch_calls(), 1);
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
+}
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn google_refuses_a_webhook_address_that_is_not_https(pool: PgPool) {
+    let push = Push::new(pool, None).await;
+    push.fake.allow_plain_http_addresses(false);
+    push.poll().await;
+    push.run_next().await;
+    assert!(
+        push.channels().await.is_empty(),
+        "nothing kept of a refused channel"
+    );
+    let (result,): (serde_json::Value,) = sqlx::query_as(
+        "SELECT result FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(push.ws)
+    .fetch_one(&push.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        result["watch_failures"], 1,
+        "counted, and the sync still succeeded"
+    );
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
 }
