@@ -168,6 +168,17 @@ impl Push {
         assert_mirrors(&self.pool, self.ws, &self.fake, ACCOUNT, "primary").await;
     }
 
+    /// The result of the workspace's latest run.
+    async fn last_result(&self) -> serde_json::Value {
+        sqlx::query_scalar(
+            "SELECT result FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(self.ws)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
     /// (channel id, resource id, stopped) of every channel of the calendar, oldest first.
     async fn channels(&self) -> Vec<(String, Option<String>, bool)> {
         sqlx::query_as(
@@ -417,13 +428,7 @@ async fn a_calendar_google_will_not_watch_is_remembered_and_polled(pool: PgPool)
         push.channels().await.is_empty(),
         "no channel is kept for it"
     );
-    let (result,): (serde_json::Value,) = sqlx::query_as(
-        "SELECT result FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at DESC LIMIT 1",
-    )
-    .bind(push.ws)
-    .fetch_one(&push.pool)
-    .await
-    .unwrap();
+    let result = push.last_result().await;
     assert_eq!(
         result["watch_failures"], 0,
         "not a failure: polling covers it"
@@ -454,13 +459,7 @@ async fn google_refuses_a_webhook_address_that_is_not_https(pool: PgPool) {
         push.channels().await.is_empty(),
         "nothing kept of a refused channel"
     );
-    let (result,): (serde_json::Value,) = sqlx::query_as(
-        "SELECT result FROM jobs.runs WHERE ws_id = $1 ORDER BY started_at DESC LIMIT 1",
-    )
-    .bind(push.ws)
-    .fetch_one(&push.pool)
-    .await
-    .unwrap();
+    let result = push.last_result().await;
     assert_eq!(
         result["watch_failures"], 1,
         "counted, and the sync still succeeded"

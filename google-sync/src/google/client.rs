@@ -508,39 +508,15 @@ impl GoogleClient {
                     if !reasons.any(&["rateLimitExceeded", "userRateLimitExceeded"]) {
                         return Err(forbidden(&reasons, &body));
                     }
-                    if attempt >= attempts {
-                        return Err(GoogleError::Unavailable {
-                            status: 403,
-                            attempts,
-                        });
-                    }
-                    match retry_after {
-                        Some(wait) if wait > RETRY_CAP => {
-                            return Err(GoogleError::RetryLater {
-                                seconds: wait.as_secs(),
-                            });
-                        }
-                        Some(wait) => wait,
-                        None => backoff::pause(RETRY_BASE, attempt, RETRY_CAP),
-                    }
+                    transient_pause(403, retry_after, attempt, attempts)?
                 }
                 Ok(response) if !is_transient(&response) => return Ok(response),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = retry_after(&response);
-                    if attempt >= attempts {
-                        return Err(GoogleError::Unavailable { status, attempts });
-                    }
-                    match retry_after {
-                        Some(wait) if wait > RETRY_CAP => {
-                            return Err(GoogleError::RetryLater {
-                                seconds: wait.as_secs(),
-                            });
-                        }
-                        Some(wait) => wait,
-                        None => backoff::pause(RETRY_BASE, attempt, RETRY_CAP),
-                    }
-                }
+                Ok(response) => transient_pause(
+                    response.status().as_u16(),
+                    retry_after(&response),
+                    attempt,
+                    attempts,
+                )?,
                 Err(err) => {
                     if attempt >= attempts {
                         return Err(GoogleError::Network {
@@ -560,6 +536,26 @@ impl GoogleClient {
             );
             tokio::time::sleep(pause).await;
         }
+    }
+}
+
+/// How long to wait before attempt `attempt + 1` after a transient `status`, or the error that
+/// ends the attempts: none left, or a `Retry-After` longer than a worker waits.
+fn transient_pause(
+    status: u16,
+    retry_after: Option<Duration>,
+    attempt: u32,
+    attempts: u32,
+) -> Result<Duration, GoogleError> {
+    if attempt >= attempts {
+        return Err(GoogleError::Unavailable { status, attempts });
+    }
+    match retry_after {
+        Some(wait) if wait > RETRY_CAP => Err(GoogleError::RetryLater {
+            seconds: wait.as_secs(),
+        }),
+        Some(wait) => Ok(wait),
+        None => Ok(backoff::pause(RETRY_BASE, attempt, RETRY_CAP)),
     }
 }
 
