@@ -9,7 +9,8 @@
 //!   or expired access token, 404 for a calendar the account does not have (deleted or
 //!   unshared: [`FakeGoogle::remove_calendar`]); events carry `eventType` and
 //!   `transparency` like Google's Events resource ([`typed`] for birthdays, working
-//!   locations, out-of-office, focus time and "show as free");
+//!   locations, out-of-office, focus time and "show as free"), and the instances of a
+//!   recurring event carry `recurringEventId` and `originalStartTime` ([`weekly_instances`]);
 //! - errors in the shape of Google's "Handle API errors" guide: `error.errors[].reason`,
 //!   `code`, `message`, `status`;
 //! - `POST /token` with `grant_type=refresh_token`: a new access token and `expires_in`, a
@@ -931,6 +932,34 @@ pub fn typed(mut event: Value, kind: &str, transparency: &str) -> Value {
     event["eventType"] = json!(kind);
     event["transparency"] = json!(transparency);
     event
+}
+
+/// The instances of a weekly recurring event `base_id`, as `events.list` with
+/// `singleEvents=true` returns them (the Events resource): each its own event with id
+/// `<base_id>_<start, basic UTC format>`, `recurringEventId` naming the series and
+/// `originalStartTime` the slot it was scheduled in.
+pub fn weekly_instances(
+    base_id: &str,
+    summary: &str,
+    first: DateTime<Utc>,
+    minutes: i64,
+    count: i64,
+) -> Vec<Value> {
+    (0..count)
+        .map(|week| {
+            let start = first + chrono::Duration::weeks(week);
+            let mut event = timed_event(
+                &format!("{base_id}_{}", start.format("%Y%m%dT%H%M%SZ")),
+                summary,
+                start,
+                minutes,
+            );
+            event["recurringEventId"] = json!(base_id);
+            event["originalStartTime"] =
+                json!({ "dateTime": start.to_rfc3339(), "timeZone": "UTC" });
+            event
+        })
+        .collect()
 }
 
 /// A timed event resource. Like Google's (the Calendar API's Events resource), it names its

@@ -1465,3 +1465,32 @@ async fn a_checkpointed_listing_whose_page_token_expired_starts_over(pool: PgPoo
     );
     assert_mirrors(&pool, ws, &fake, "pt", "primary").await;
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn the_instances_of_a_recurring_event_are_rows_and_a_cancelled_one_goes(pool: PgPool) {
+    use integration_tests::fake_google::weekly_instances;
+    let fake = FakeGoogle::start().await.unwrap();
+    let grant = fake.add_account("rc");
+    let instances = weekly_instances("standup", "Standup", at(1, 9), 15, 4);
+    for instance in &instances {
+        fake.put_event("rc", "primary", instance.clone());
+    }
+    let ws = workspace(&pool, None).await;
+    connect_google(&pool, ws, &grant, None, &["primary"]).await;
+    let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "rc", "primary").await;
+    assert_eq!(synced_rows(&pool, ws, "primary").await.len(), 4);
+
+    // One occurrence is cancelled in Google: it comes back as that instance's tombstone.
+    let second = instances[1]["id"].as_str().unwrap().to_owned();
+    fake.cancel_event("rc", "primary", &second);
+    worker.sync(ws).await;
+    assert_mirrors(&pool, ws, &fake, "rc", "primary").await;
+    assert!(
+        !synced_rows(&pool, ws, "primary")
+            .await
+            .iter()
+            .any(|row| row.external_event_id == second)
+    );
+}
