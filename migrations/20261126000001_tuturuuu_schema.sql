@@ -2,9 +2,10 @@
 -- from the facts in docs/real-schema.json (types and enum labels, nullability, defaults,
 -- checks, unique keys, indexes, foreign keys, triggers, row-level security), so tests and the
 -- local stack run against what production has and nothing more (design §5).
--- tests/tests/real_schema.rs compares this database's catalog with those facts; what is
+-- tests/tests/migrations.rs compares this database's catalog with those facts; what is
 -- deliberately left out (columns needing extensions, triggers of the web app's features,
--- foreign keys to tables outside the jobs' reach) is listed there with the reason.
+-- foreign keys to tables outside the jobs' reach) is listed with its reason in
+-- cli/src/real_schema.rs.
 --
 -- On Tuturuuu's own database (where `public.workspaces` already exists) this migration does
 -- nothing at all: it never adds indexes or replaces functions in the production schema. On any

@@ -466,3 +466,34 @@ async fn google_refuses_a_webhook_address_that_is_not_https(pool: PgPool) {
     );
     assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, "primary").await;
 }
+
+#[sqlx::test(migrator = "shared::MIGRATOR")]
+async fn a_calendar_with_the_longest_legal_id_gets_its_channel(pool: PgPool) {
+    // calendar_connections.calendar_id allows 1,000 characters; its channel row keeps it whole.
+    let push = Push::new(pool, None).await;
+    let long = "w".repeat(1_000);
+    push.fake.add_calendar(ACCOUNT, &long);
+    push.fake.put_event(ACCOUNT, &long, event(9));
+    sqlx::query(
+        "INSERT INTO public.calendar_connections (ws_id, calendar_id, calendar_name, auth_token_id)
+         SELECT ws_id, $2, 'Wide', id FROM public.calendar_auth_tokens WHERE ws_id = $1",
+    )
+    .bind(push.ws)
+    .bind(&long)
+    .execute(&push.pool)
+    .await
+    .unwrap();
+    push.poll().await;
+    push.run_next().await;
+    let opened: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT calendar_id, resource_id IS NOT NULL FROM jobs.watch_channels
+         WHERE ws_id = $1 AND stopped_at IS NULL ORDER BY calendar_id",
+    )
+    .bind(push.ws)
+    .fetch_all(&push.pool)
+    .await
+    .unwrap();
+    assert_eq!(opened, [("primary".to_owned(), true), (long.clone(), true)]);
+    assert_mirrors(&push.pool, push.ws, &push.fake, ACCOUNT, &long).await;
+    assert_eq!(push.last_result().await["watch_failures"], 0);
+}
