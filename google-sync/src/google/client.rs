@@ -449,14 +449,8 @@ impl GoogleClient {
         stats: &mut CallStats,
     ) -> Result<Response, GoogleError> {
         let body = body.to_string();
-        self.send(stats, || {
-            self.http
-                .post(url)
-                .bearer_auth(access_token)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-        })
-        .await
+        self.send(stats, || self.json_post(url, access_token, &body))
+            .await
     }
 
     /// POSTs `body` as JSON to `url` with `access_token`, once.
@@ -468,17 +462,22 @@ impl GoogleClient {
         stats: &mut CallStats,
     ) -> Result<Response, GoogleError> {
         stats.requests += 1;
-        self.http
-            .post(url)
-            .bearer_auth(access_token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+        self.json_post(url, access_token, &body.to_string())
             .send()
             .await
             .map_err(|err| GoogleError::Network {
                 attempts: 1,
                 reason: err.without_url().to_string(),
             })
+    }
+
+    /// A POST of the JSON text `body` to `url` with `access_token`.
+    fn json_post(&self, url: &str, access_token: &str, body: &str) -> RequestBuilder {
+        self.http
+            .post(url)
+            .bearer_auth(access_token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
     }
 
     /// Sends the request `build` makes, retrying transient failures. Returns the first
