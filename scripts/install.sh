@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, only where it is missing.
-# Debian packages (PostgreSQL, faketime), PyPI packages (moto's server, cfn-lint, the SAM CLI, cargo-lambda)
+# Debian packages (PostgreSQL, PgBouncer, faketime), PyPI packages (moto's server, cfn-lint, the SAM CLI, cargo-lambda)
 # and the Rust arm64 target through rustup; nothing else is downloaded.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -20,6 +20,15 @@ if ! pg_bin_dir >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   # Only our own throwaway cluster is used; keep the packaged one from starting.
   as_root service postgresql stop >/dev/null 2>&1 || true
+fi
+
+# PgBouncer: the transaction-mode pooler the pooled test pass goes through (Supabase's 6543).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  log "installing PgBouncer (Debian package)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+  # Only our own instance (scripts/stack.sh) is used; keep the packaged one from starting.
+  as_root service pgbouncer stop >/dev/null 2>&1 || true
 fi
 
 # libfaketime: the clock check shifts the process clock of the suites and the stack with it.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The local stack: a throwaway PostgreSQL cluster and moto's server (SQS, EventBridge Scheduler).
+# The local stack: a throwaway PostgreSQL cluster, PgBouncer in transaction mode in front of it,
+# and moto's server (SQS, EventBridge Scheduler, Secrets Manager).
 #
-#   scripts/stack.sh up     start both (idempotent), create the queues, run the migrations,
+#   scripts/stack.sh up     start them (idempotent), create the queues, run the migrations,
 #                           and write .local/env (source it to talk to the stack)
-#   scripts/stack.sh down   stop both
+#   scripts/stack.sh down   stop them
 #   scripts/stack.sh reset  clear moto's state (queues and messages), then create the queues again
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -48,6 +49,67 @@ pg_down() {
   if [ -f "$dir/data/PG_VERSION" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   fi
+}
+
+# PgBouncer (Debian's 1.18) in transaction mode, stricter than Supabase's pooler on purpose:
+# after every transaction it runs DISCARD ALL, so a statement prepared in one transaction and
+# used in another, a temporary table or a SET outliving its transaction, or a statement sent
+# outside a transaction in two round trips fails at once instead of now and then (design §11).
+pooler_up() {
+  local dir bin; dir="$(pg_dir)"
+  bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
+  [ -x "$bin" ] || die "pgbouncer is not installed: run scripts/install.sh"
+  if [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
+    return 0
+  fi
+  cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $POOLER_PORT
+unix_socket_dir =
+pidfile = $dir/pgbouncer.pid
+logfile = $dir/pgbouncer.log
+auth_type = trust
+auth_file = $dir/pgbouncer-users.txt
+pool_mode = transaction
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
+max_client_conn = 2000
+default_pool_size = 20
+max_db_connections = 40
+server_idle_timeout = 10
+ignore_startup_parameters = extra_float_digits,options
+EOF
+  echo '"postgres" ""' >"$dir/pgbouncer-users.txt"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir/pgbouncer.ini" "$dir/pgbouncer-users.txt"
+  log "starting PgBouncer (transaction mode) on 127.0.0.1:$POOLER_PORT"
+  as_pg "$bin" -d -q "$dir/pgbouncer.ini" || { tail -n 20 "$dir/pgbouncer.log" >&2; die "PgBouncer did not start"; }
+  for _ in $(seq 1 50); do
+    psql "$DATABASE_POOLER_URL" -tAc "SELECT 1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$dir/pgbouncer.log" >&2
+  die "PgBouncer does not answer on $POOLER_PORT"
+}
+
+pooler_down() {
+  local dir; dir="$(pg_dir)"
+  if [ -f "$dir/pgbouncer.pid" ]; then
+    kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    rm -f "$dir/pgbouncer.pid"
+  fi
+}
+
+# Supabase's API roles, so grants and row-level security can be checked as production has them.
+create_roles() {
+  psql "postgres://postgres@127.0.0.1:$PG_PORT/postgres" -qc "
+    DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+    END \$\$" >/dev/null
 }
 
 # A cheap request (moto answers GET / as an empty S3 bucket list); not /moto-api/data.json,
@@ -96,6 +158,7 @@ write_env() {
     echo "export AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
     echo "export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
     echo "export DATABASE_URL=$DATABASE_URL"
+    echo "export DATABASE_POOLER_URL=$DATABASE_POOLER_URL"
     python3 "$REPO_ROOT/scripts/queues.py" "$REPO_ROOT/template.yaml"
   } >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
@@ -134,7 +197,9 @@ mkdir -p "$STATE_DIR"
 case "${1:-up}" in
   up)
     pg_up
+    pooler_up
     moto_up
+    create_roles
     create_database
     write_env
     migrate
@@ -142,6 +207,7 @@ case "${1:-up}" in
     ;;
   down)
     moto_down
+    pooler_down
     pg_down
     ;;
   reset)

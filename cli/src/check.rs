@@ -4,7 +4,7 @@
 //! its fix. No index beyond production's is needed (design §10.3), so none is asked for.
 
 use serde::Serialize;
-use sqlx::PgPool;
+use shared::db::Db;
 
 use crate::real_schema::{Facts, not_mirrored};
 
@@ -74,7 +74,7 @@ const FUNCTIONS: &[&str] = &[
 ///
 /// # Errors
 /// The catalog could not be read (the connection itself failing is the caller's).
-pub async fn run(pool: &PgPool) -> Result<Vec<Outcome>, sqlx::Error> {
+pub async fn run(pool: &Db) -> Result<Vec<Outcome>, sqlx::Error> {
     let facts = Facts::embedded().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let mut out = vec![role(pool, &facts).await?];
     out.push(tables(pool, &facts).await?);
@@ -86,7 +86,7 @@ pub async fn run(pool: &PgPool) -> Result<Vec<Outcome>, sqlx::Error> {
     Ok(out)
 }
 
-async fn role(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
+async fn role(pool: &Db, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     let (user, bypass): (String, bool) = sqlx::query_as(
         "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
     )
@@ -128,7 +128,7 @@ async fn role(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     ))
 }
 
-async fn tables(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
+async fn tables(pool: &Db, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     let mut missing = Vec::new();
     for table in facts.tables.keys() {
         let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
@@ -151,7 +151,7 @@ async fn tables(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     })
 }
 
-async fn privileges(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
+async fn privileges(pool: &Db, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     let mut lacking = Vec::new();
     for table in facts.tables.keys() {
         let wanted = if WRITTEN.contains(&table.as_str()) {
@@ -184,7 +184,7 @@ async fn privileges(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error
     })
 }
 
-async fn columns(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
+async fn columns(pool: &Db, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     let mut wrong = Vec::new();
     let mut checked = 0;
     for (table, t) in &facts.tables {
@@ -229,7 +229,7 @@ async fn columns(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     })
 }
 
-async fn enums(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
+async fn enums(pool: &Db, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     let mut missing = Vec::new();
     let mut extra = Vec::new();
     for (name, labels) in &facts.enums {
@@ -279,7 +279,7 @@ async fn enums(pool: &PgPool, facts: &Facts) -> Result<Outcome, sqlx::Error> {
     })
 }
 
-async fn functions(pool: &PgPool) -> Result<Outcome, sqlx::Error> {
+async fn functions(pool: &Db) -> Result<Outcome, sqlx::Error> {
     let mut lacking = Vec::new();
     for function in FUNCTIONS {
         let executable: Option<bool> = sqlx::query_scalar(
@@ -307,20 +307,8 @@ async fn functions(pool: &PgPool) -> Result<Outcome, sqlx::Error> {
     })
 }
 
-async fn migrations(pool: &PgPool) -> Result<Outcome, sqlx::Error> {
-    let applied: Vec<i64> = if sqlx::query_scalar::<_, Option<String>>(
-        "SELECT to_regclass('public._sqlx_migrations')::text",
-    )
-    .fetch_one(pool)
-    .await?
-    .is_some()
-    {
-        sqlx::query_scalar("SELECT version FROM public._sqlx_migrations WHERE success")
-            .fetch_all(pool)
-            .await?
-    } else {
-        Vec::new()
-    };
+async fn migrations(pool: &Db) -> Result<Outcome, sqlx::Error> {
+    let applied = shared::migrate::applied_versions(pool).await?;
     let pending: Vec<String> = shared::MIGRATOR
         .iter()
         .filter(|m| !applied.contains(&m.version))
@@ -336,7 +324,7 @@ async fn migrations(pool: &PgPool) -> Result<Outcome, sqlx::Error> {
             "migrations",
             Status::Fail,
             format!("not applied: {}", pending.join(", ")),
-            "run `jobs migrate` with the same DATABASE_URL",
+            "run `jobs migrate` with the same DATABASE_URL (direct or session mode), or ship `jobs migrations --supabase` through Tuturuuu's migrations",
         )
     })
 }

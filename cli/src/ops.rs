@@ -5,13 +5,13 @@
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use shared::db::Db;
 use shared::job_kind::JobKind;
 use shared::payload::{
     CalendarFullSyncPayload, CalendarSyncPayload, JobPayload, ScheduleTaskPayload,
     UnifiedSchedulePayload,
 };
 use shared::producer::OutgoingMessage;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// Validates `json` as `task`'s payload and prepares its message.
@@ -115,7 +115,7 @@ fn bind_filter<'q, O>(
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn runs(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<Run>> {
+pub async fn runs(pool: &Db, filter: &RunFilter) -> anyhow::Result<Vec<Run>> {
     bind_filter(
         sqlx::query_as(concat!(
             "SELECT started_at, finished_at, task, ws_id, status, attempt, message_id, error_kind,
@@ -151,7 +151,7 @@ pub struct RunStats {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn run_stats(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<RunStats>> {
+pub async fn run_stats(pool: &Db, filter: &RunFilter) -> anyhow::Result<Vec<RunStats>> {
     bind_filter(
         sqlx::query_as(concat!(
             "WITH r AS (
@@ -203,7 +203,7 @@ impl Replayable {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn replayable(pool: &PgPool, filter: &RunFilter) -> anyhow::Result<Vec<Replayable>> {
+pub async fn replayable(pool: &Db, filter: &RunFilter) -> anyhow::Result<Vec<Replayable>> {
     let every_status = RunFilter {
         status: None,
         ..filter.clone()
@@ -366,7 +366,7 @@ pub struct Attention {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn attention(pool: &PgPool, ws_id: Option<Uuid>) -> anyhow::Result<Vec<Attention>> {
+pub async fn attention(pool: &Db, ws_id: Option<Uuid>) -> anyhow::Result<Vec<Attention>> {
     sqlx::query_as(
         "SELECT a.ws_id, a.connection_id, a.calendar_id, a.reason, a.marked_at
          FROM jobs.connection_attention a

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use sqlx::PgPool;
+use shared::db::Db;
 
 /// The facts file, embedded at build time.
 pub const FACTS_JSON: &str = include_str!("../../docs/real-schema.json");
@@ -257,7 +257,7 @@ fn numbered(lines: impl Iterator<Item = String>) -> Vec<String> {
 ///
 /// # Errors
 /// The catalog could not be read.
-pub async fn catalog_lines(pool: &PgPool, facts: &Facts) -> Result<Vec<String>, sqlx::Error> {
+pub async fn catalog_lines(pool: &Db, facts: &Facts) -> Result<Vec<String>, sqlx::Error> {
     let mut out = Vec::new();
     for name in facts.enums.keys() {
         let labels: Vec<String> = sqlx::query_scalar(

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use shared::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::event_mapping::EventRow;
@@ -50,7 +50,7 @@ pub struct PageCounts {
 /// # Errors
 /// The database rejected a statement.
 pub async fn apply_page(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     calendar_id: &str,
     rows: &[EventRow],
@@ -87,6 +87,7 @@ pub async fn apply_page(
             .fetch_one(&mut *conn)
             .await?;
         let mut copy = conn
+            .copy_connection()
             .copy_in_raw(
                 "COPY public.workspace_calendar_events (
                      ws_id, external_calendar_id, external_event_id, source_calendar_id, title,
@@ -108,15 +109,17 @@ pub async fn apply_page(
              source_calendar_id uuid, title text, description text, location text,
              start_at timestamptz, end_at timestamptz, color text, is_encrypted boolean,
              external_updated_at timestamptz, scheduling_metadata jsonb
-         ) ON COMMIT DELETE ROWS",
+         ) ON COMMIT DROP",
     )
     .execute(&mut *conn)
     .await?;
-    // Left over when the caller runs outside a transaction.
+    // The staging table lives only as long as the transaction, so nothing outlives it on a
+    // pooled server connection (design §11); a second page in one transaction reuses it.
     sqlx::query("TRUNCATE sync_page")
         .execute(&mut *conn)
         .await?;
     let mut copy = conn
+        .copy_connection()
         .copy_in_raw("COPY sync_page FROM STDIN (FORMAT csv)")
         .await?;
     copy.send(csv(unique.values().copied(), None)).await?;
@@ -270,7 +273,7 @@ fn csv<'a>(rows: impl Iterator<Item = &'a EventRow>, synced_at: Option<DateTime<
 /// # Errors
 /// The database rejected the statement.
 pub async fn remove_unlisted(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     calendar_id: &str,
     window: (DateTime<Utc>, DateTime<Utc>),
@@ -300,7 +303,7 @@ pub async fn remove_unlisted(
 /// # Errors
 /// The database is unreachable.
 pub async fn calendar_is_empty(
-    pool: &sqlx::PgPool,
+    pool: &Db,
     ws_id: Uuid,
     calendar_id: &str,
 ) -> Result<bool, sqlx::Error> {

@@ -12,10 +12,10 @@ use chrono::{DateTime, Days, NaiveTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use shared::config::{Env, WorkerConfig};
+use shared::db::Db;
 use shared::job_kind::JobKind;
 use shared::jobs::worker::Function as _;
 use shared::time::local_to_utc;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::event_source::{EventSource, lambda_context};
@@ -29,15 +29,15 @@ const DEMO_TZ: chrono_tz::Tz = chrono_tz::Europe::Berlin;
 ///
 /// # Errors
 /// A database error.
-pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn seed(pool: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM public.workspaces WHERE id = $1")
         .bind(DEMO_WS)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     sqlx::query("INSERT INTO public.users (id, display_name) VALUES ($1, 'Demo user') ON CONFLICT (id) DO NOTHING")
         .bind(DEMO_USER)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     sqlx::query(
         "INSERT INTO public.workspaces (id, name, creator_id, timezone) VALUES ($1, 'Demo workspace', $2, $3)",
@@ -45,7 +45,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
     .bind(DEMO_WS)
     .bind(DEMO_USER)
     .bind(DEMO_TZ.name())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     let weekday = json!({ "enabled": true, "timeBlocks": [
         { "startTime": "09:00", "endTime": "12:00" }, { "startTime": "13:00", "endTime": "17:00" } ] });
@@ -55,7 +55,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
         .bind(json!({
             "monday": weekday, "tuesday": weekday, "wednesday": weekday, "thursday": weekday,
             "friday": weekday, "saturday": off, "sunday": off }))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
 
     let today = now.with_timezone(&DEMO_TZ).date_naive();
@@ -95,7 +95,7 @@ pub async fn seed(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
         .bind(start)
         .bind(start + minutes(length))
         .bind(locked)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     tx.commit().await?;
@@ -111,7 +111,7 @@ struct EventView {
     locked: bool,
 }
 
-async fn events(pool: &PgPool) -> anyhow::Result<Vec<EventView>> {
+async fn events(pool: &Db) -> anyhow::Result<Vec<EventView>> {
     Ok(sqlx::query_as(
         "SELECT id, title, start_at, end_at, locked FROM public.workspace_calendar_events
          WHERE ws_id = $1 ORDER BY start_at, id",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
-use sqlx::PgPool;
+use shared::db::Db;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -84,7 +84,7 @@ pub struct Watched<'a> {
 /// # Errors
 /// The row did not change within `limit`, or the database failed.
 pub async fn time_change(
-    pool: &PgPool,
+    pool: &Db,
     fake: &FakeGoogle,
     watched: &Watched<'_>,
     title: &str,

@@ -15,16 +15,19 @@ pub mod table;
 
 use anyhow::Context as _;
 use shared::config::{Env, Secret};
+use shared::db::{ConnectionMode, Db};
 
-/// Connects to `DATABASE_URL`.
+/// Connects to `DATABASE_URL`, reached the way `DATABASE_CONNECTION_MODE` says (default
+/// `direct`).
 ///
 /// # Errors
-/// The variable is missing or the database is unreachable.
-pub async fn connect() -> anyhow::Result<sqlx::PgPool> {
+/// A variable is missing or invalid, or the database is unreachable.
+pub async fn connect() -> anyhow::Result<Db> {
     let mut env = Env::process();
     let url = Secret::new(env.required("DATABASE_URL"));
+    let mode = env.parse_or("DATABASE_CONNECTION_MODE", ConnectionMode::Direct);
     env.finish(())?;
-    let pool = shared::db::connect_lazy(&url, 4)?;
+    let pool = Db::connect_lazy(&url, mode, 4)?;
     sqlx::query("SELECT 1")
         .execute(&pool)
         .await

@@ -22,8 +22,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, DurationRound as _, Utc};
 use serde::Serialize;
 use serde_json::json;
+use shared::db::{Db, Tx};
 use shared::job_kind::JobKind;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::event_source::EventSource;
@@ -117,8 +117,7 @@ struct Worker {
 pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     let started_at = Utc::now();
     let pool = crate::connect().await?;
-    shared::MIGRATOR
-        .run(&pool)
+    shared::migrate::run(&pool)
         .await
         .context("applying migrations")?;
     let sqs = shared::aws::sqs_client().await;
@@ -174,7 +173,7 @@ fn sync_worker(workers: &[Worker]) -> anyhow::Result<&Worker> {
 /// takes as soon as it is visible.
 async fn time_pushed_changes(
     options: &Options,
-    pool: &PgPool,
+    pool: &Db,
     sqs: &aws_sdk_sqs::Client,
     fake: &FakeGoogle,
     env: &[(String, String)],
@@ -362,7 +361,7 @@ fn show_progress(
 
 /// The summary per job kind, from `jobs.runs` since `started_at` and the queues.
 async fn summarize(
-    pool: &PgPool,
+    pool: &Db,
     sqs: &aws_sdk_sqs::Client,
     workers: &[Worker],
     drained: &Drained,
@@ -487,7 +486,7 @@ async fn drain(
 }
 
 async fn task_summary(
-    pool: &PgPool,
+    pool: &Db,
     task: JobKind,
     since: DateTime<Utc>,
 ) -> anyhow::Result<TaskSummary> {
@@ -581,7 +580,7 @@ pub fn render(summary: &Summary) -> String {
 }
 
 /// Seeds (or resets) the demo workspaces.
-async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Result<()> {
+async fn seed(pool: &Db, fake: &FakeGoogle, options: &Options) -> anyhow::Result<()> {
     // Whole minutes, as calendar events have.
     let now = Utc::now().duration_trunc(chrono::TimeDelta::minutes(1))?;
     let mut tx = pool.begin().await?;
@@ -604,7 +603,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
             "DELETE FROM jobs.sync_checkpoints WHERE ws_id = $1",
             "DELETE FROM public.workspace_calendar_events WHERE ws_id = $1 AND provider = 'google'",
         ] {
-            sqlx::query(table).bind(ws).execute(&mut *tx).await?;
+            sqlx::query(table).bind(ws).execute(&mut tx).await?;
         }
         let name = account(n);
         let grant = fake.add_account(&name);
@@ -644,7 +643,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
         .bind(&grant.access_token)
         .bind(&grant.refresh_token)
         .bind(format!("{name}@example.com"))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         sqlx::query(
             "INSERT INTO public.calendar_connections (ws_id, calendar_id, calendar_name, auth_token_id)
@@ -652,7 +651,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
         )
         .bind(ws)
         .bind(token)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
 
@@ -670,7 +669,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
         "thursday": {"enabled": true, "timeBlocks": [{"startTime": "09:00", "endTime": "12:30"}, {"startTime": "13:30", "endTime": "17:30"}]},
         "friday": {"enabled": true, "timeBlocks": [{"startTime": "09:00", "endTime": "13:00"}]}
     }))
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     let frequencies = ["daily", "weekly", "monthly", "daily", "weekly"];
     let hours = [
@@ -723,7 +722,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
         .bind(monthly.and_then(|by_weekday| (!by_weekday).then_some(1 + (i as i32 % 28))))
         .bind(monthly.and_then(|by_weekday| by_weekday.then_some(1 + (i as i32 % 4))))
         .bind(monthly.and_then(|by_weekday| by_weekday.then_some(i as i32 % 7)))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     tx.commit().await?;
@@ -731,7 +730,7 @@ async fn seed(pool: &PgPool, fake: &FakeGoogle, options: &Options) -> anyhow::Re
 }
 
 async fn workspace(
-    tx: &mut sqlx::PgConnection,
+    tx: &mut Tx,
     ws: Uuid,
     user: Uuid,
     name: &str,

@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::db::ConnectionMode;
 use crate::job_kind::JobKind;
 
 /// A secret string (a database URL with a password, an OAuth secret). `Debug` never shows it.
@@ -59,9 +60,10 @@ impl<F> fmt::Debug for Env<F> {
 }
 
 impl Env<fn(&str) -> Option<String>> {
-    /// Reads the process environment. Empty values count as unset.
+    /// Reads the process environment, where a secret read at init ([`crate::secrets`])
+    /// stands for its variable. Empty values count as unset.
     pub fn process() -> Self {
-        Env::new(|name| std::env::var(name).ok())
+        Env::new(|name| crate::secrets::resolved(name).or_else(|| std::env::var(name).ok()))
     }
 }
 
@@ -164,7 +166,10 @@ pub struct WorkerConfig {
     pub queue_url: String,
     /// `DEAD_LETTER_QUEUE_URL`: the worker's own DLQ, where permanent failures are copied.
     pub dead_letter_queue_url: String,
-    /// `DATABASE_MAX_CONNECTIONS` (default 2): records run one at a time, so the pool is small.
+    /// `DATABASE_CONNECTION_MODE` (default `direct`): how `DATABASE_URL` reaches Postgres.
+    pub database_mode: ConnectionMode,
+    /// `DATABASE_MAX_CONNECTIONS` (default 2): records run one at a time, so the pool is small
+    /// (always 1 in session mode, see [`ConnectionMode::pool_size`]).
     pub database_max_connections: u32,
     /// `DEADLINE_MARGIN_SECONDS` (default 20): no new record starts with less time left (at
     /// most a quarter of the invocation's time is held back).
@@ -178,6 +183,7 @@ impl WorkerConfig {
             database_url: Secret::new(env.required("DATABASE_URL")),
             queue_url: env.required_url(task.queue_url_var()),
             dead_letter_queue_url: env.required_url("DEAD_LETTER_QUEUE_URL"),
+            database_mode: env.parse_or("DATABASE_CONNECTION_MODE", ConnectionMode::Direct),
             database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2),
             deadline_margin: env.seconds_or("DEADLINE_MARGIN_SECONDS", Duration::from_secs(20)),
         }

@@ -7,11 +7,11 @@
 
 use std::fmt;
 
+use crate::db::Db;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::Secret;
@@ -149,7 +149,7 @@ impl WorkspaceKey {
 /// Retryable when the database is unreachable; permanent when the stored key does not unwrap
 /// with this master key (retrying cannot help, and writing plaintext would downgrade the data).
 pub async fn workspace_key(
-    pool: &PgPool,
+    pool: &Db,
     master: Option<&MasterKey>,
     ws_id: Uuid,
 ) -> Result<Option<WorkspaceKey>, JobError> {

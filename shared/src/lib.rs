@@ -22,13 +22,16 @@ pub mod hours;
 pub mod job_kind;
 pub mod jobs;
 pub mod limits;
+pub mod migrate;
 pub mod payload;
 pub mod producer;
 pub mod schema;
+pub mod secrets;
 pub mod telemetry;
 pub mod time;
 pub mod watch_channels;
 
 /// The schema migrations in `migrations/`, embedded at build time. Tests use it with
-/// `#[sqlx::test(migrator = "shared::MIGRATOR")]`; the ops CLI runs it as a deploy step.
+/// `#[sqlx::test(migrator = "shared::MIGRATOR")]`; `jobs migrate` applies it through
+/// [`migrate::run`], which keeps its record in the `jobs` schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -4,8 +4,8 @@
 //! A channel's token is a random secret given to Google when the channel is opened; Google
 //! sends it back in `X-Goog-Channel-Token` with every notification. Only its SHA-256 is stored.
 
+use crate::db::Db;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// The SHA-256 of a channel token, as stored.
@@ -18,11 +18,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn begin_listing(
-    pool: &PgPool,
-    ws_id: Uuid,
-    calendar_id: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn begin_listing(pool: &Db, ws_id: Uuid, calendar_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE jobs.watch_channels SET listings = listings + 1
          WHERE ws_id = $1 AND calendar_id = $2 AND stopped_at IS NULL",
@@ -63,10 +59,7 @@ pub struct LiveChannel {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn find_live(
-    pool: &PgPool,
-    channel_id: &str,
-) -> Result<Option<LiveChannel>, sqlx::Error> {
+pub async fn find_live(pool: &Db, channel_id: &str) -> Result<Option<LiveChannel>, sqlx::Error> {
     sqlx::query_as(
         "SELECT ws_id, calendar_id, resource_id, token_hash, listings FROM jobs.watch_channels
          WHERE channel_id = $1 AND stopped_at IS NULL",

@@ -15,7 +15,7 @@
 )]
 
 use chrono::{DateTime, Duration as Span, Utc};
-use sqlx::{Connection as _, PgPool};
+use shared::db::Db;
 use uuid::Uuid;
 
 const ROUNDS: usize = 5;
@@ -77,7 +77,7 @@ async fn main() {
 
 /// `n` events in the target workspace (5% in the next 90 days, some owned by a habit or a
 /// task) and `n` more spread over 20 other workspaces, all through production's trigger.
-async fn seed(pool: &PgPool, n: usize, now: DateTime<Utc>) -> Uuid {
+async fn seed(pool: &Db, n: usize, now: DateTime<Utc>) -> Uuid {
     let workspaces: Vec<Uuid> = sqlx::query_scalar(
         "WITH u AS (INSERT INTO public.users DEFAULT VALUES RETURNING id)
          INSERT INTO public.workspaces (name, creator_id, timezone)
@@ -124,7 +124,7 @@ async fn seed(pool: &PgPool, n: usize, now: DateTime<Utc>) -> Uuid {
 }
 
 async fn time_all(
-    pool: &PgPool,
+    pool: &Db,
     reads: &[(&str, &str, bool)],
     ws: Uuid,
     now: DateTime<Utc>,
@@ -145,15 +145,14 @@ async fn time_all(
 /// The execution time `EXPLAIN ANALYZE` reports for `sql`, run in a transaction rolled back
 /// (the reads lock rows).
 async fn explain(
-    pool: &PgPool,
+    pool: &Db,
     sql: &str,
     with_end: bool,
     ws: Uuid,
     now: DateTime<Utc>,
     range_end: DateTime<Utc>,
 ) -> f64 {
-    let mut conn = pool.acquire().await.unwrap();
-    let mut tx = conn.begin().await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
     let statement = format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}");
     let query = sqlx::query_scalar::<_, serde_json::Value>(&statement)
         .bind(ws)
@@ -163,7 +162,7 @@ async fn explain(
     } else {
         query
     };
-    let plan = query.fetch_one(&mut *tx).await.unwrap();
+    let plan = query.fetch_one(&mut tx).await.unwrap();
     tx.rollback().await.unwrap();
     plan[0]["Execution Time"].as_f64().unwrap()
 }

@@ -212,7 +212,7 @@ async fn start_instances(
 
 /// Stops the instances and waits until their database sessions have ended, which is when
 /// Postgres has counted all of their statement time.
-async fn stop_instances(pool: &sqlx::PgPool, functions: Vec<Instance>) {
+async fn stop_instances(pool: &shared::db::Db, functions: Vec<Instance>) {
     for function in functions {
         let function = Arc::try_unwrap(function)
             .map_err(|_| "still shared")
@@ -235,7 +235,7 @@ async fn stop_instances(pool: &sqlx::PgPool, functions: Vec<Instance>) {
 }
 
 /// Milliseconds Postgres has spent executing statements in this database.
-async fn postgres_active_ms(pool: &sqlx::PgPool) -> f64 {
+async fn postgres_active_ms(pool: &shared::db::Db) -> f64 {
     sqlx::query_scalar(
         "SELECT active_time FROM pg_stat_database WHERE datname = current_database()",
     )
@@ -244,7 +244,7 @@ async fn postgres_active_ms(pool: &sqlx::PgPool) -> f64 {
     .unwrap()
 }
 
-async fn succeeded_runs(pool: &sqlx::PgPool, ws_ids: &[Uuid]) -> usize {
+async fn succeeded_runs(pool: &shared::db::Db, ws_ids: &[Uuid]) -> usize {
     let succeeded: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM jobs.runs WHERE ws_id = ANY($1) AND status = 'succeeded'",
     )
@@ -295,7 +295,7 @@ impl Ceiling {
 /// owns every `CONSUMERS`-th workspace, so no workspace is in two batches at once (as with FIFO
 /// groups), and each batch holds distinct workspaces.
 async fn worker_ceiling(
-    pool: &sqlx::PgPool,
+    pool: &shared::db::Db,
     binary: &std::path::Path,
     env: &[(String, String)],
     log: &std::path::Path,
@@ -399,7 +399,7 @@ fn received_record(message_id: &str, ws: Uuid) -> serde_json::Value {
 /// listed and written) through `handler`; its high-water mark covers that and the drain before.
 /// Returns the number of events and the peak in MiB.
 async fn peak_after_a_large_sync<H, Fut>(
-    pool: &sqlx::PgPool,
+    pool: &shared::db::Db,
     fake: &FakeGoogle,
     work: &Queues,
     handler: H,

@@ -26,6 +26,7 @@
     clippy::print_stdout
 )]
 
+use shared::db::Db;
 use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,7 +40,6 @@ use local_stack::freshness::{Follower, Watched, quantile, time_change};
 use local_stack::function_url::FunctionUrl;
 use local_stack::runtime_api::LocalFunction;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 const POLL_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -285,7 +285,7 @@ where
 
 /// When each of the `count` renamed-for-polling rows ("Polled <i>") arrived, from `since`, in
 /// the order of `i`.
-async fn arrivals(pool: &PgPool, count: usize, since: Instant) -> Vec<Duration> {
+async fn arrivals(pool: &Db, count: usize, since: Instant) -> Vec<Duration> {
     let mut arrived: Vec<Option<Duration>> = vec![None; count];
     while arrived.iter().any(Option::is_none) {
         assert!(
@@ -308,7 +308,7 @@ async fn arrivals(pool: &PgPool, count: usize, since: Instant) -> Vec<Duration> 
     arrived.into_iter().flatten().collect()
 }
 
-async fn live_channels(pool: &PgPool) -> usize {
+async fn live_channels(pool: &Db) -> usize {
     count(
         pool,
         "SELECT count(*) FROM jobs.watch_channels WHERE stopped_at IS NULL AND resource_id IS NOT NULL",
@@ -316,7 +316,7 @@ async fn live_channels(pool: &PgPool) -> usize {
     .await
 }
 
-async fn stopped_channels(pool: &PgPool) -> usize {
+async fn stopped_channels(pool: &Db) -> usize {
     count(
         pool,
         "SELECT count(*) FROM jobs.watch_channels WHERE stopped_at IS NOT NULL",
@@ -324,7 +324,7 @@ async fn stopped_channels(pool: &PgPool) -> usize {
     .await
 }
 
-async fn succeeded_syncs(pool: &PgPool) -> usize {
+async fn succeeded_syncs(pool: &Db) -> usize {
     count(
         pool,
         "SELECT count(*) FROM jobs.runs WHERE task = 'calendar-sync' AND status = 'succeeded'",
@@ -332,7 +332,7 @@ async fn succeeded_syncs(pool: &PgPool) -> usize {
     .await
 }
 
-async fn count(pool: &PgPool, sql: &str) -> usize {
+async fn count(pool: &Db, sql: &str) -> usize {
     let n: i64 = sqlx::query_scalar(sql).fetch_one(pool).await.unwrap();
     n as usize
 }

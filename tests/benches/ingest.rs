@@ -14,6 +14,7 @@
     clippy::print_stdout
 )]
 
+use shared::db::Db;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, Utc};
@@ -23,7 +24,6 @@ use google_sync::sync::connection::SyncKind;
 use google_sync::sync::report::WorkspaceReport;
 use integration_tests::fake_google::{FakeGoogle, timed_event};
 use integration_tests::sync_support::{connect_google, offline_syncer};
-use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 const ROUNDS: usize = 5;
@@ -179,7 +179,7 @@ fn rows_of(fake: &FakeGoogle, ws_id: Uuid) -> Vec<EventRow> {
         .collect()
 }
 
-async fn clear(pool: &PgPool) {
+async fn clear(pool: &Db) {
     sqlx::query("TRUNCATE public.workspace_calendar_events, public.calendar_sync_states CASCADE")
         .execute(pool)
         .await
@@ -191,7 +191,7 @@ async fn clear(pool: &PgPool) {
 }
 
 /// The same rows and columns as `apply_page` writes, straight into the table.
-async fn raw_copy(pool: &PgPool, rows: &[EventRow], now: DateTime<Utc>) -> Duration {
+async fn raw_copy(pool: &Db, rows: &[EventRow], now: DateTime<Utc>) -> Duration {
     let mut data = String::new();
     for r in rows {
         data.push_str(&format!(
@@ -212,10 +212,10 @@ async fn raw_copy(pool: &PgPool, rows: &[EventRow], now: DateTime<Utc>) -> Durat
             now.to_rfc3339(),
         ));
     }
-    let mut conn = pool.acquire().await.unwrap();
     let started = Instant::now();
-    let mut tx = conn.begin().await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
     let mut copy = tx
+        .copy_connection()
         .copy_in_raw(
             "COPY public.workspace_calendar_events (ws_id, provider, external_calendar_id,
                  external_event_id, google_calendar_id, google_event_id, title, description,

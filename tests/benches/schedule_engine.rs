@@ -14,11 +14,11 @@
     clippy::print_stdout
 )]
 
+use shared::db::Db;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
 use unified_schedule::engine::{self, Source};
 use unified_schedule::{apply, inputs};
 use uuid::Uuid;
@@ -102,11 +102,12 @@ async fn run(name: &str, json: &str) -> Figures {
     let db = integration_tests::BenchDatabase::create(&format!("bench_engine_{name}"), 2).await;
     seed(&db.pool, &scenario).await;
 
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = db.pool.begin().await.unwrap();
     let started = Instant::now();
     let inputs = inputs::load(&mut conn, ws, Some(user), days, now)
         .await
         .unwrap();
+    conn.commit().await.unwrap();
     let load = started.elapsed();
     let mut times = Vec::with_capacity(ROUNDS);
     let mut output = engine::Output::default();
@@ -125,7 +126,6 @@ async fn run(name: &str, json: &str) -> Figures {
     tx.commit().await.unwrap();
     let apply = started.elapsed();
     assert_eq!(applied.events_created, output.events.len());
-    drop(conn);
     let figures = Figures {
         engine: times[ROUNDS / 2],
         load,
@@ -150,7 +150,7 @@ async fn run(name: &str, json: &str) -> Figures {
 }
 
 /// Inserts the scenario's rows; their keys are the tables' column names.
-async fn seed(pool: &PgPool, scenario: &Value) {
+async fn seed(pool: &Db, scenario: &Value) {
     let users: Vec<Uuid> = [scenario["meta"]["user_id"].clone()]
         .into_iter()
         .chain(

@@ -3,7 +3,7 @@
 // Test support: a failed set-up step should stop the test with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use sqlx::PgPool;
+use shared::db::{ConnectionMode, Db};
 
 /// The peak resident memory (`VmHWM`) of the live process `pid`, in KiB.
 pub fn peak_memory_kib(pid: u32) -> u64 {
@@ -30,7 +30,7 @@ pub fn bench_size(var: &str, full: usize, smoke: usize) -> usize {
 /// A freshly created and migrated database for a benchmark. Drop it with [`BenchDatabase::drop`].
 #[derive(Debug)]
 pub struct BenchDatabase {
-    pub pool: PgPool,
+    pub pool: Db,
     /// For processes that connect to it (`DATABASE_URL`).
     pub url: String,
     admin: sqlx::PgConnection,
@@ -57,7 +57,8 @@ impl BenchDatabase {
             .connect(&url)
             .await
             .unwrap();
-        shared::MIGRATOR.run(&pool).await.unwrap();
+        let pool = Db::from_pool(pool, ConnectionMode::Direct);
+        shared::migrate::run(&pool).await.unwrap();
         BenchDatabase {
             pool,
             url,
@@ -68,7 +69,7 @@ impl BenchDatabase {
 
     /// Closes the pool and drops the database.
     pub async fn drop(mut self) {
-        self.pool.close().await;
+        self.pool.pool().close().await;
         // FORCE: a connection the pool is still releasing must not fail the drop.
         sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
             .execute(&mut self.admin)

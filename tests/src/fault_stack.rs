@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use local_stack::event_source::EventSource;
 use local_stack::runtime_api::LocalFunction;
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 use crate::db_proxy::DbProxy;
@@ -163,11 +163,19 @@ pub struct Background(
     u32,
 );
 
-/// A proxy in front of the test database and the URL that reaches Postgres through it, with
-/// `password` in it (the local cluster trusts local connections; the password only has to stay
-/// out of the logs).
+/// A proxy in front of the test database (or of the pooler, in the pooled pass) and the URL
+/// that reaches Postgres through it, with `password` in it (the local cluster and the pooler
+/// trust local connections; the password only has to stay out of the logs). The workers are
+/// given [`crate::connection_mode`] with it.
 pub async fn proxied_database(password: &str) -> (DbProxy, String) {
-    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    let upstream_url = crate::pooler_url()
+        .map(|pooler| {
+            let database = std::env::var("DATABASE_URL").unwrap();
+            let name = database.rsplit('/').next().unwrap().to_owned();
+            format!("{}/{name}", pooler.trim_end_matches('/'))
+        })
+        .unwrap_or_else(|| std::env::var("DATABASE_URL").unwrap());
+    let mut url = reqwest::Url::parse(&upstream_url).unwrap();
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let db = DbProxy::start(&upstream).await;
     let (host, port) = db.address.rsplit_once(':').unwrap();
@@ -179,7 +187,7 @@ pub async fn proxied_database(password: &str) -> (DbProxy, String) {
 
 /// Slows every row written for `ws_id` into `table` inside Postgres, so a transaction is open
 /// long enough to be cut or killed. Returns the statement that removes it.
-pub async fn slow_writes(pool: &PgPool, table: &str, ws_id: Uuid) -> String {
+pub async fn slow_writes(pool: &Db, table: &str, ws_id: Uuid) -> String {
     let name = format!("fault_suite_slow_{}", ws_id.simple());
     sqlx::query(
         "CREATE OR REPLACE FUNCTION public.fault_suite_slow_write() RETURNS trigger
@@ -199,7 +207,7 @@ pub async fn slow_writes(pool: &PgPool, table: &str, ws_id: Uuid) -> String {
 }
 
 /// No run of `ws_ids` is left `running` and no lease of theirs is still held.
-pub async fn assert_nothing_left_running(pool: &PgPool, ws_ids: &[Uuid], fault: &str) {
+pub async fn assert_nothing_left_running(pool: &Db, ws_ids: &[Uuid], fault: &str) {
     let running: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM jobs.runs WHERE ws_id = ANY($1) AND status = 'running'",
     )
@@ -241,7 +249,7 @@ impl std::fmt::Display for Tally {
 /// Every message: its last run succeeded (or found it done), or it is in the DLQ at
 /// `dlq_url` with its error.
 pub async fn tally(
-    pool: &PgPool,
+    pool: &Db,
     sqs: &aws_sdk_sqs::Client,
     dlq_url: &str,
     messages: &[String],
@@ -290,7 +298,7 @@ pub async fn tally(
 }
 
 /// The result of the run that did the work of `message` (its last succeeded run).
-pub async fn succeeded_result(pool: &PgPool, message: &str) -> Option<serde_json::Value> {
+pub async fn succeeded_result(pool: &Db, message: &str) -> Option<serde_json::Value> {
     sqlx::query_scalar(
         "SELECT result FROM jobs.runs WHERE message_id = $1 AND status = 'succeeded'
          ORDER BY finished_at DESC LIMIT 1",

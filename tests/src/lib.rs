@@ -29,6 +29,66 @@ pub use runs::*;
 pub use seed::*;
 
 use chrono::{DateTime, Utc};
+use shared::db::{ConnectionMode, Db};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+
+/// `TEST_POOLER_URL`: when set (`scripts/test.sh` sets it for its pooled pass), the code under
+/// test reaches each test database through this transaction-mode pooler instead of directly.
+pub const POOLER_VAR: &str = "TEST_POOLER_URL";
+
+/// The pooler's URL when the suites run through it.
+pub fn pooler_url() -> Option<String> {
+    std::env::var(POOLER_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// The database handle a test gives the code under test (and reads back through): the test
+/// database directly, or, when [`POOLER_VAR`] is set, the same database through PgBouncer in
+/// transaction mode, used the way production uses Supabase's port 6543.
+pub fn db(pool: PgPool) -> Db {
+    let Some(url) = pooler_url() else {
+        return Db::from_pool(pool, ConnectionMode::Direct);
+    };
+    let pooler: PgConnectOptions = url.parse().expect("TEST_POOLER_URL is a Postgres URL");
+    let direct = pool.connect_options();
+    let options = (*direct)
+        .clone()
+        .host(pooler.get_host())
+        .port(pooler.get_port());
+    Db::connect_lazy_with(options, ConnectionMode::Transaction, 5)
+}
+
+/// The mode the code under test reaches Postgres in: `transaction` when [`POOLER_VAR`] is set.
+pub fn connection_mode() -> ConnectionMode {
+    if pooler_url().is_some() {
+        ConnectionMode::Transaction
+    } else {
+        ConnectionMode::Direct
+    }
+}
+
+/// `DATABASE_URL` for a function process under test, and the mode it is reached in.
+pub fn function_database_url(database: &str) -> (String, ConnectionMode) {
+    let direct = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
+    match pooler_url() {
+        None => (with_database(&direct, database), ConnectionMode::Direct),
+        Some(pooler) => (
+            with_database(&pooler, database),
+            ConnectionMode::Transaction,
+        ),
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    match url.rfind('/') {
+        Some(slash) if url[..slash].contains("//") && slash > url.find("//").unwrap_or(0) + 1 => {
+            format!("{}/{database}", &url[..slash])
+        }
+        _ => format!("{}/{database}", url.trim_end_matches('/')),
+    }
+}
 
 /// The instant the suites work from: a Monday morning, 05:00 UTC. Fixed, so a suite passes at
 /// any hour; `scripts/clock-check.sh` runs them again with the process clock shifted to prove

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::config::{Secret, WorkerConfig};
+use shared::db::Db;
 use shared::error::JobError;
 use shared::jobs::runner::{Job, RunContext, RunResult};
 use shared::payload::ScheduleTaskPayload;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::queues::Queues;
@@ -21,6 +21,7 @@ use crate::queues::Queues;
 pub fn worker_config(queues: &Queues) -> WorkerConfig {
     WorkerConfig {
         database_url: Secret::new(std::env::var("DATABASE_URL").unwrap_or_default()),
+        database_mode: crate::connection_mode(),
         queue_url: queues.queue_url.clone(),
         dead_letter_queue_url: queues.dlq_url.clone(),
         database_max_connections: 2,
@@ -32,7 +33,7 @@ pub fn worker_config(queues: &Queues) -> WorkerConfig {
 /// `test_effects`, so tests can count how often the work really happened.
 #[derive(Debug, Clone)]
 pub struct ScriptedJob {
-    pub pool: PgPool,
+    pub pool: Db,
     pub retryable: HashSet<Uuid>,
     pub permanent: HashSet<Uuid>,
     pub panics: HashSet<Uuid>,
@@ -41,7 +42,7 @@ pub struct ScriptedJob {
 
 impl ScriptedJob {
     /// A job that succeeds everywhere; creates the effects table.
-    pub async fn new(pool: PgPool) -> Self {
+    pub async fn new(pool: Db) -> Self {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS test_effects (ws_id uuid NOT NULL, run_id uuid NOT NULL)",
         )
@@ -110,7 +111,7 @@ pub struct RunRow {
 }
 
 /// The single number a `SELECT count(*) …` returns.
-pub async fn count(pool: &PgPool, query: &'static str) -> i64 {
+pub async fn count(pool: &Db, query: &'static str) -> i64 {
     sqlx::query_scalar(query)
         .fetch_one(pool)
         .await
@@ -118,7 +119,7 @@ pub async fn count(pool: &PgPool, query: &'static str) -> i64 {
 }
 
 /// Every run of `message_id`, oldest first.
-pub async fn runs_of(pool: &PgPool, message_id: &str) -> Vec<RunRow> {
+pub async fn runs_of(pool: &Db, message_id: &str) -> Vec<RunRow> {
     sqlx::query_as(
         "SELECT message_id, ws_id, status, error, error_kind, attempt, result FROM jobs.runs
          WHERE message_id = $1 ORDER BY started_at, id",

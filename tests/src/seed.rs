@@ -4,13 +4,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 /// Gives `ws_id` a fresh workspace key, stored wrapped with `master` as the web app stores it,
 /// and returns the key.
 pub async fn encrypt_workspace(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     master: &shared::encryption::MasterKey,
 ) -> shared::encryption::WorkspaceKey {
@@ -27,7 +27,7 @@ pub async fn encrypt_workspace(
 }
 
 /// Inserts a workspace (and its creator) with `timezone`, and returns its id.
-pub async fn workspace(pool: &PgPool, timezone: Option<&str>) -> Uuid {
+pub async fn workspace(pool: &Db, timezone: Option<&str>) -> Uuid {
     let user: Uuid = sqlx::query_scalar("INSERT INTO public.users DEFAULT VALUES RETURNING id")
         .fetch_one(pool)
         .await
@@ -44,7 +44,7 @@ pub async fn workspace(pool: &PgPool, timezone: Option<&str>) -> Uuid {
 
 /// Inserts an event and returns its id.
 pub async fn event(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -64,7 +64,7 @@ pub async fn event(
 }
 
 /// Adds a calendar token to `ws_id` (its creator's) and returns its id.
-pub async fn calendar_token(pool: &PgPool, ws_id: Uuid, provider: &str, active: bool) -> Uuid {
+pub async fn calendar_token(pool: &Db, ws_id: Uuid, provider: &str, active: bool) -> Uuid {
     sqlx::query_scalar(
         "INSERT INTO public.calendar_auth_tokens
              (user_id, ws_id, access_token, refresh_token, provider, is_active, account_email)
@@ -81,7 +81,7 @@ pub async fn calendar_token(pool: &PgPool, ws_id: Uuid, provider: &str, active: 
 }
 
 /// Adds a habit to `ws_id`.
-pub async fn habit(pool: &PgPool, ws_id: Uuid, active: bool, auto_schedule: bool, deleted: bool) {
+pub async fn habit(pool: &Db, ws_id: Uuid, active: bool, auto_schedule: bool, deleted: bool) {
     sqlx::query(
         "INSERT INTO public.workspace_habits (ws_id, name, is_active, auto_schedule, deleted_at)
          VALUES ($1, 'Read', $2, $3, CASE WHEN $4 THEN now() END)",
@@ -96,7 +96,7 @@ pub async fn habit(pool: &PgPool, ws_id: Uuid, active: bool, auto_schedule: bool
 }
 
 /// Marks `ws_id` personal.
-pub async fn make_personal(pool: &PgPool, ws_id: Uuid) {
+pub async fn make_personal(pool: &Db, ws_id: Uuid) {
     sqlx::query("UPDATE public.workspaces SET personal = true WHERE id = $1")
         .bind(ws_id)
         .execute(pool)

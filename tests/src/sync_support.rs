@@ -9,8 +9,8 @@ use google_sync::google::GoogleConfig;
 use google_sync::sync::{SyncConfig, SyncJob, Syncer};
 use serde_json::Value;
 use shared::config::Secret;
+use shared::db::Db;
 use shared::jobs::runner::{Clock, Runner};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::fake_google::{CLIENT_ID, CLIENT_SECRET, FakeGoogle, Grant};
@@ -42,7 +42,7 @@ pub fn sync_config(queues: &Queues, fake: &FakeGoogle) -> SyncConfig {
 
 /// A syncer on `pool` with Google at `fake` (and the master key `master`, if any) that is never
 /// to send to SQS: for suites and benchmarks that call `sync_workspace` directly.
-pub async fn offline_syncer(pool: &PgPool, fake: &FakeGoogle, master: Option<&str>) -> Syncer {
+pub async fn offline_syncer(pool: &Db, fake: &FakeGoogle, master: Option<&str>) -> Syncer {
     let queues = Queues {
         queue_url: "http://127.0.0.1:1/unused".to_owned(),
         dlq_url: "http://127.0.0.1:1/unused".to_owned(),
@@ -76,7 +76,7 @@ pub fn sync_binary_env(queues: &Queues, fake: &FakeGoogle) -> Vec<(String, Strin
 
 /// A worker's runner and job on the test database, its clock stopped at [`test_now`].
 pub fn sync_worker<P>(
-    pool: &PgPool,
+    pool: &Db,
     sqs: &aws_sdk_sqs::Client,
     config: &SyncConfig,
 ) -> (Runner, SyncJob<P>) {
@@ -118,7 +118,7 @@ pub async fn run_next_batch<P: google_sync::sync::SyncPayload>(
 /// calendar holds `events` 15-minute events, an hour apart from `start`; returns the workspace
 /// and the account.
 pub async fn google_workspace(
-    pool: &PgPool,
+    pool: &Db,
     fake: &FakeGoogle,
     prefix: &str,
     events: i64,
@@ -146,7 +146,7 @@ pub async fn google_workspace(
 /// Stores `grant` as an active Google token of `ws_id` (for its creator) with one enabled
 /// connection per calendar; returns the token id.
 pub async fn connect_google(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     grant: &Grant,
     expires_at: Option<DateTime<Utc>>,
@@ -193,7 +193,7 @@ pub struct SyncedRow {
 }
 
 /// The rows of `calendar` in `ws_id`, by event id.
-pub async fn synced_rows(pool: &PgPool, ws_id: Uuid, calendar: &str) -> Vec<SyncedRow> {
+pub async fn synced_rows(pool: &Db, ws_id: Uuid, calendar: &str) -> Vec<SyncedRow> {
     sqlx::query_as(
         "SELECT external_event_id, title, coalesce(description, '') AS description,
                 start_at, end_at, coalesce(color, '') AS color
@@ -265,7 +265,7 @@ fn when(time: &Value) -> DateTime<Utc> {
 
 /// Asserts that Postgres holds exactly the live events of the fake calendar.
 pub async fn assert_mirrors(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     fake: &FakeGoogle,
     account: &str,
@@ -286,7 +286,7 @@ pub async fn assert_mirrors(
 
 /// The stored sync token of a connection.
 pub async fn stored_sync_token(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     token_id: Uuid,
     calendar: &str,

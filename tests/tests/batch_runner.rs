@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shared::db::Db;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +17,7 @@ use shared::jobs::runner::Runner;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-async fn runner(pool: &PgPool, queues: &Queues) -> Runner {
+async fn runner(pool: &Db, queues: &Queues) -> Runner {
     Runner::new(pool.clone(), sqs().await, &worker_config(queues))
 }
 
@@ -26,6 +27,7 @@ fn body(ws_id: Uuid) -> String {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let mut job = ScriptedJob::new(pool.clone()).await;
@@ -149,6 +151,7 @@ async fn a_mixed_batch_fails_only_what_must_be_retried(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effects(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
@@ -193,6 +196,7 @@ async fn a_redelivered_succeeded_message_is_skipped_without_repeating_its_effect
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn identical_bodies_without_a_deduplication_id_are_each_done(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // EventBridge Scheduler (enqueue_at) sends no deduplication id, so SQS derives one from
     // the body. Two delayed runs of the same payload are two pieces of work, not a replay.
     let sqs = sqs().await;
@@ -233,6 +237,7 @@ async fn identical_bodies_without_a_deduplication_id_are_each_done(pool: PgPool)
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     // Two queues whose tasks share the lease scope of one workspace, each with its own worker.
     let (queues_a, queues_b) = (fifo_queues(&sqs, 300).await, fifo_queues(&sqs, 300).await);
@@ -274,6 +279,7 @@ async fn two_workers_racing_for_one_workspace_lease_let_exactly_one_proceed(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     use shared::job_kind::LeaseScope::Schedule;
     use shared::jobs::lease::{release, try_acquire};
     let ws = Uuid::new_v4();
@@ -317,6 +323,7 @@ async fn leases_are_exclusive_until_they_expire(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let mut job = ScriptedJob::new(pool.clone()).await;
@@ -366,6 +373,7 @@ async fn records_are_not_started_when_the_deadline_is_near(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_panicking_job_is_retried_and_the_rest_of_the_batch_still_runs(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let mut job = ScriptedJob::new(pool.clone()).await;
@@ -413,6 +421,7 @@ async fn a_panicking_job_is_retried_and_the_rest_of_the_batch_still_runs(pool: P
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_permanent_failure_is_retried_when_its_dead_letter_cannot_be_sent(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let mut queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
@@ -446,6 +455,7 @@ async fn a_permanent_failure_is_retried_when_its_dead_letter_cannot_be_sent(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;
@@ -467,6 +477,7 @@ async fn a_record_without_a_message_id_fails_the_whole_invocation(pool: PgPool) 
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_attempt_that_never_finished_is_closed_when_its_message_returns(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let job = ScriptedJob::new(pool.clone()).await;

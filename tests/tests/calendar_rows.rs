@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use google_sync::calendar_rows::{PageCounts, apply_page, calendar_is_empty};
 use google_sync::event_mapping::EventRow;
 use integration_tests::{test_now, workspace};
+use shared::db::Db;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ fn row(ws_id: Uuid, id: &str, title: &str, start: DateTime<Utc>) -> EventRow {
 }
 
 async fn page(
-    pool: &PgPool,
+    pool: &Db,
     ws: Uuid,
     rows: &[EventRow],
     deletes: &[&str],
@@ -44,7 +45,7 @@ async fn page(
     counts
 }
 
-async fn stored(pool: &PgPool, ws: Uuid) -> Vec<(String, String, String, bool, bool)> {
+async fn stored(pool: &Db, ws: Uuid) -> Vec<(String, String, String, bool, bool)> {
     sqlx::query_as(
         "SELECT external_event_id, title, coalesce(location, ''), locked, is_encrypted
          FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
@@ -57,6 +58,7 @@ async fn stored(pool: &PgPool, ws: Uuid) -> Vec<(String, String, String, bool, b
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await;
     let other = workspace(&pool, None).await;
     let start = test_now();
@@ -127,6 +129,7 @@ async fn counts_are_exact_and_replays_change_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn deletes_wait_for_the_connection_to_allow_them(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await;
     page(&pool, ws, &[row(ws, "keep", "Keep", test_now())], &[], true).await;
     let counts = page(&pool, ws, &[], &["keep"], false).await;
@@ -136,6 +139,7 @@ async fn deletes_wait_for_the_connection_to_allow_them(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await;
     let mut secret = row(ws, "s", "c2VhbGVk", test_now());
     secret.is_encrypted = true;
@@ -156,6 +160,7 @@ async fn encrypted_rows_are_never_downgraded(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await;
     let mut bad = row(ws, "bad", "x", test_now());
     bad.color = "NOT-A-COLOUR"; // violates the colour foreign key
@@ -168,7 +173,7 @@ async fn a_failed_page_leaves_nothing_behind(pool: PgPool) {
 }
 
 /// Each row's `xmin` (the transaction that last wrote it) and `last_synced_at`.
-async fn versions(pool: &PgPool, ws: Uuid) -> Vec<(String, String, DateTime<Utc>)> {
+async fn versions(pool: &Db, ws: Uuid) -> Vec<(String, String, DateTime<Utc>)> {
     sqlx::query_as(
         "SELECT external_event_id, xmin::text, last_synced_at
          FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
@@ -181,6 +186,7 @@ async fn versions(pool: &PgPool, ws: Uuid) -> Vec<(String, String, DateTime<Utc>
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn unchanged_rows_are_not_rewritten(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await;
     let rows: Vec<EventRow> = (0..3)
         .map(|i| row(ws, &format!("e{i}"), &format!("Event {i}"), test_now()))
@@ -214,23 +220,18 @@ async fn unchanged_rows_are_not_rewritten(pool: PgPool) {
 /// Applies one page on a fresh connection; returns the transaction's `now()` and whether the
 /// page went through the temporary table (the merge) rather than straight into the table.
 async fn page_on_own_connection(
-    pool: &PgPool,
+    pool: &Db,
     ws: Uuid,
     rows: &[EventRow],
     into_empty: bool,
 ) -> (DateTime<Utc>, bool) {
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("DISCARD TEMP")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
     apply_page(&mut tx, ws, "primary", rows, &[], true, into_empty)
         .await
         .unwrap();
     let (now, merged): (DateTime<Utc>, bool) =
         sqlx::query_as("SELECT now(), to_regclass('pg_temp.sync_page') IS NOT NULL")
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await
             .unwrap();
     tx.commit().await.unwrap();
@@ -259,7 +260,7 @@ struct Written {
     scheduling_metadata: Option<serde_json::Value>,
 }
 
-async fn written(pool: &PgPool, ws: Uuid, id: &str) -> Written {
+async fn written(pool: &Db, ws: Uuid, id: &str) -> Written {
     sqlx::query_as(
         "SELECT provider::text AS provider, google_calendar_id, google_event_id, source_calendar_id, title,
                 description, location, start_at, end_at, color, locked, is_encrypted,
@@ -275,6 +276,7 @@ async fn written(pool: &PgPool, ws: Uuid, id: &str) -> Written {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_page_of_new_events_is_copied_as_the_merge_would_write_it(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let (first, second) = (workspace(&pool, None).await, workspace(&pool, None).await);
     // Shown as free in Google: both paths mark it so (design §6).
     let event = |ws| EventRow {

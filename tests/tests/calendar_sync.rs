@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -28,7 +29,7 @@ use shared::job_kind::LeaseScope;
 use shared::jobs::runner::Runner;
 use shared::jobs::worker::Function as _;
 use shared::payload::{CalendarFullSyncPayload, CalendarSyncPayload};
-use sqlx::{Acquire as _, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 /// A worker under test: its queues, runner and job.
@@ -40,7 +41,7 @@ struct Worker<P> {
 }
 
 impl<P: google_sync::sync::SyncPayload> Worker<P> {
-    async fn new(pool: &PgPool, fake: &FakeGoogle, tune: impl FnOnce(&mut SyncConfig)) -> Self {
+    async fn new(pool: &Db, fake: &FakeGoogle, tune: impl FnOnce(&mut SyncConfig)) -> Self {
         let sqs = sqs().await;
         let queues = fifo_queues(&sqs, 60).await;
         let mut config = sync_config(&queues, fake);
@@ -104,7 +105,7 @@ impl<P: google_sync::sync::SyncPayload> Worker<P> {
 }
 
 /// The latest run's status and result for `ws_id`.
-async fn last_run(pool: &PgPool, ws_id: Uuid) -> (String, Value) {
+async fn last_run(pool: &Db, ws_id: Uuid) -> (String, Value) {
     sqlx::query_as(
         "SELECT status, coalesce(result, '{}'::jsonb) FROM jobs.runs
          WHERE ws_id = $1 ORDER BY started_at DESC, finished_at DESC NULLS FIRST LIMIT 1",
@@ -116,7 +117,7 @@ async fn last_run(pool: &PgPool, ws_id: Uuid) -> (String, Value) {
 }
 
 /// The latest dashboard row: status, inserted, updated, deleted, pages.
-async fn last_dashboard(pool: &PgPool, ws_id: Uuid) -> (String, i32, i32, i32, i32) {
+async fn last_dashboard(pool: &Db, ws_id: Uuid) -> (String, i32, i32, i32, i32) {
     sqlx::query_as(
         "SELECT status, inserted_events, updated_events, deleted_events, google_api_pages_fetched
          FROM public.calendar_sync_dashboard WHERE ws_id = $1 ORDER BY start_time DESC LIMIT 1",
@@ -156,6 +157,7 @@ fn seed(fake: &FakeGoogle, account: &str, calendar: &str, prefix: &str, n: usize
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn first_sync_then_changes_reach_postgres_exactly(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("ana");
     seed(&fake, "ana", "primary", "e", 12);
@@ -227,6 +229,7 @@ async fn first_sync_then_changes_reach_postgres_exactly(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn full_sync_follows_every_page_of_its_window(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(7);
     let grant = fake.add_account("bo");
@@ -269,6 +272,7 @@ async fn full_sync_follows_every_page_of_its_window(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("cy");
     seed(&fake, "cy", "primary", "e", 10);
@@ -306,7 +310,7 @@ async fn an_expired_sync_token_falls_back_to_the_date_range(pool: PgPool) {
 }
 
 /// The ids of the stored Google rows of `calendar`.
-async fn stored_ids(pool: &PgPool, ws: Uuid, calendar: &str) -> Vec<String> {
+async fn stored_ids(pool: &Db, ws: Uuid, calendar: &str) -> Vec<String> {
     synced_rows(pool, ws, calendar)
         .await
         .into_iter()
@@ -316,6 +320,7 @@ async fn stored_ids(pool: &PgPool, ws: Uuid, calendar: &str) -> Vec<String> {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn after_a_410_events_google_forgot_while_the_token_was_invalid_are_removed(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("wi");
     seed(&fake, "wi", "primary", "e", 10);
@@ -390,6 +395,7 @@ async fn after_a_410_events_google_forgot_while_the_token_was_invalid_are_remove
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("di");
     seed(&fake, "di", "primary", "e", 5);
@@ -443,6 +449,7 @@ async fn expired_access_tokens_are_refreshed_and_persisted(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_revoked_grant_deactivates_the_token_and_fails_only_its_workspace(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let revoked = fake.add_account("ed");
     let fine = fake.add_account("fa");
@@ -495,6 +502,7 @@ async fn a_revoked_grant_deactivates_the_token_and_fails_only_its_workspace(pool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn transient_google_errors_are_retried_to_a_correct_state(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(4);
     let grant = fake.add_account("gu");
@@ -541,6 +549,7 @@ async fn transient_google_errors_are_retried_to_a_correct_state(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_database_failure_mid_sync_never_advances_the_token(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(5);
     let grant = fake.add_account("hu");
@@ -633,6 +642,7 @@ async fn a_database_failure_mid_sync_never_advances_the_token(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("io");
     seed(&fake, "io", "primary", "e", 8);
@@ -680,6 +690,7 @@ async fn the_same_message_twice_writes_no_duplicates(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kept(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("ju");
     let emoji = "😀".repeat(300); // 300 characters, 1200 bytes
@@ -726,6 +737,7 @@ async fn multibyte_titles_are_cut_on_character_boundaries_and_all_day_events_kep
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn two_connections_of_one_workspace_sync_side_by_side(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let first = fake.add_account("ka");
     let second = fake.add_account("lu");
@@ -776,6 +788,7 @@ async fn two_connections_of_one_workspace_sync_side_by_side(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("mo");
     seed(&fake, "mo", "primary", "e", 4);
@@ -815,6 +828,7 @@ async fn the_calendar_lease_keeps_a_concurrent_full_sync_out(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("nu");
     seed(&fake, "nu", "primary", "e", 4);
@@ -875,6 +889,7 @@ async fn an_encrypted_workspace_stores_ciphertext_that_decrypts_to_the_calendar(
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(5);
     fake.set_delay(Duration::from_millis(250));
@@ -966,6 +981,7 @@ async fn a_calendar_too_large_for_one_invocation_finishes_through_checkpoints(po
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("demo");
     seed(&fake, "demo", "primary", "d", 6);
@@ -1020,6 +1036,7 @@ async fn the_sample_events_run_through_both_handlers(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn one_failing_connection_does_not_stop_the_others(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let revoked = fake.add_account("pa");
     let fine = fake.add_account("qu");
@@ -1069,7 +1086,7 @@ async fn one_failing_connection_does_not_stop_the_others(pool: PgPool) {
 
 /// The rows of the four events [`events_ending_at_or_before_their_start`] made with `prefix`,
 /// as (id, start, end), checked against times written out by hand.
-async fn assert_kept_at_their_start(pool: &PgPool, ws: Uuid, prefix: &str, day: NaiveDate) {
+async fn assert_kept_at_their_start(pool: &Db, ws: Uuid, prefix: &str, day: NaiveDate) {
     let rows = synced_rows(pool, ws, "primary").await;
     let stored = |suffix: &str| {
         let id = format!("{prefix}{suffix}");
@@ -1103,6 +1120,7 @@ async fn assert_kept_at_their_start(pool: &PgPool, ws: Uuid, prefix: &str, day: 
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn events_ending_at_or_before_their_start_are_kept_on_every_path(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     // Three events a page: the odd events also arrive on later pages of each listing.
     fake.set_page_limit(3);
@@ -1180,6 +1198,7 @@ async fn events_ending_at_or_before_their_start_are_kept_on_every_path(pool: PgP
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     use integration_tests::fake_google::typed;
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("fr");
@@ -1226,7 +1245,7 @@ async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool
     assert_mirrors(&pool, ws, &fake, "fr", "primary").await;
 
     // unified-schedule's calendar: only what blocks time.
-    let mut conn = pool.acquire().await.unwrap();
+    let mut conn = pool.begin().await.unwrap();
     let inputs = unified_schedule::inputs::load(&mut conn, ws, None, 7, test_now())
         .await
         .unwrap();
@@ -1243,12 +1262,12 @@ async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool
         "out of office, focus time and the meeting block; the rest is free"
     );
     // schedule-task's: the same.
-    let mut tx = conn.begin().await.unwrap();
+    let mut tx = conn;
     let rows: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>, bool)> =
         sqlx::query_as(schedule_task::store::EVENTS_SQL)
             .bind(ws)
             .bind(test_now())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await
             .unwrap();
     assert_eq!(rows.len(), 3);
@@ -1256,6 +1275,7 @@ async fn events_that_take_no_time_are_stored_but_block_no_scheduler(pool: PgPool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_that_is_gone_is_marked_and_skipped_until_the_user_changes_it(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("go");
     seed(&fake, "go", "primary", "e", 3);
@@ -1327,6 +1347,7 @@ async fn a_calendar_that_is_gone_is_marked_and_skipped_until_the_user_changes_it
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn rate_limit_403s_are_retried_like_429_and_quota_is_retried_later(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("rl");
     seed(&fake, "rl", "primary", "e", 3);
@@ -1362,6 +1383,7 @@ async fn rate_limit_403s_are_retried_like_429_and_quota_is_retried_later(pool: P
 async fn an_organisation_blocking_the_client_deactivates_the_token_like_a_revoked_grant(
     pool: PgPool,
 ) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let worker = Worker::<CalendarSyncPayload>::new(&pool, &fake, |_| {}).await;
     for error in [
@@ -1389,6 +1411,7 @@ async fn an_organisation_blocking_the_client_deactivates_the_token_like_a_revoke
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_rotated_refresh_token_is_stored_and_used_next_time(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("ro");
     seed(&fake, "ro", "primary", "e", 2);
@@ -1421,6 +1444,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_checkpointed_listing_whose_page_token_expired_starts_over(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let fake = FakeGoogle::start().await.unwrap();
     fake.set_page_limit(5);
     fake.set_delay(Duration::from_millis(250));
@@ -1468,6 +1492,7 @@ async fn a_checkpointed_listing_whose_page_token_expired_starts_over(pool: PgPoo
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_instances_of_a_recurring_event_are_rows_and_a_cancelled_one_goes(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     use integration_tests::fake_google::weekly_instances;
     let fake = FakeGoogle::start().await.unwrap();
     let grant = fake.add_account("rc");

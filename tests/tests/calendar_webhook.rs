@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
@@ -23,7 +24,7 @@ use uuid::Uuid;
 const TOKEN: &str = "channel-secret-0123456789";
 
 fn webhook(
-    pool: &PgPool,
+    pool: &Db,
     sqs: aws_sdk_sqs::Client,
     queues: &Queues,
     answer_within: Duration,
@@ -33,6 +34,7 @@ fn webhook(
         sqs,
         config: Config {
             database_url: Secret::new("unused: the pool is given"),
+            database_mode: integration_tests::connection_mode(),
             queue_url: queues.queue_url.clone(),
             answer_within,
         },
@@ -40,7 +42,7 @@ fn webhook(
 }
 
 /// A live channel on `ws`'s `primary` calendar; returns its id and resource id.
-async fn open_channel(pool: &PgPool, ws: Uuid) -> (String, String) {
+async fn open_channel(pool: &Db, ws: Uuid) -> (String, String) {
     let (channel, resource) = (
         Uuid::new_v4().to_string(),
         format!("res-{}", Uuid::new_v4().simple()),
@@ -89,6 +91,7 @@ fn headers(
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_burst_of_notifications_is_one_sync(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
     let hook = webhook(&pool, sqs.clone(), &queues, Duration::from_secs(5));
@@ -151,6 +154,7 @@ async fn a_burst_of_notifications_is_one_sync(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn forged_and_unknown_notifications_enqueue_nothing(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
     let hook = webhook(&pool, sqs.clone(), &queues, Duration::from_secs(5));
@@ -233,6 +237,7 @@ async fn forged_and_unknown_notifications_enqueue_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_slow_queue_gets_a_500_in_time(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // An "SQS" that accepts connections and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = silent.local_addr().unwrap();

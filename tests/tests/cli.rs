@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +22,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 async fn run_row(
-    pool: &PgPool,
+    pool: &Db,
     task: &str,
     ws: Uuid,
     status: &str,
@@ -46,6 +47,7 @@ async fn run_row(
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn runs_filter_by_task_workspace_status_and_time_newest_first(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let a = workspace(&pool, None).await;
     let b = workspace(&pool, None).await;
     run_row(
@@ -145,6 +147,7 @@ async fn runs_filter_by_task_workspace_status_and_time_newest_first(pool: PgPool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn run_stats_count_outcomes_and_duration_percentiles_per_kind(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = Uuid::new_v4();
     // Ten finished schedule-task runs of 100, 200, … 1000 ms, started in the window.
     for i in 1..=10_i64 {
@@ -216,6 +219,7 @@ async fn run_stats_count_outcomes_and_duration_percentiles_per_kind(pool: PgPool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
     let ws = workspace(&pool, Some("UTC")).await;
@@ -246,6 +250,7 @@ async fn enqueue_sends_a_validated_payload_to_the_tasks_queue(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
     let ws = workspace(&pool, None).await;
@@ -318,6 +323,7 @@ async fn a_redriven_dead_letter_is_processed_on_the_next_drain(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn replay_sends_the_payload_of_dead_runs_again_once(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
     let (broken, fine) = (workspace(&pool, None).await, workspace(&pool, None).await);
@@ -384,6 +390,7 @@ async fn replay_sends_the_payload_of_dead_runs_again_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn jobs_check_passes_on_the_mirror_and_names_what_is_wrong_elsewhere(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     use jobs_cli::check::{self, Status};
     let status = |outcomes: &[check::Outcome], name: &str| {
         outcomes
@@ -432,9 +439,12 @@ async fn jobs_check_passes_on_the_mirror_and_names_what_is_wrong_elsewhere(pool:
     let admin = std::env::var("DATABASE_URL").unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     let url = base.replacen("postgres@", &format!("{role}@"), 1) + "/" + &database;
-    let limited = sqlx::PgPool::connect(&url).await.unwrap();
+    let limited = Db::from_pool(
+        sqlx::PgPool::connect(&url).await.unwrap(),
+        shared::db::ConnectionMode::Direct,
+    );
     let outcomes = check::run(&limited).await.unwrap();
-    limited.close().await;
+    limited.pool().close().await;
     sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
         .execute(&pool)
         .await

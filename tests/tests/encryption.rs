@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_stored_key_unwraps_only_with_its_master_key(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let master = MasterKey::derive(&Secret::new("master one")).unwrap();
     let encrypted = workspace(&pool, None).await;
     let key = encrypt_workspace(&pool, encrypted, &master).await;

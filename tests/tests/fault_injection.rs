@@ -12,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -31,7 +32,6 @@ use integration_tests::{
 use local_stack::event_source::EventSource;
 use local_stack::fake_google::timed_event;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// The deadline each invocation gets; the queue's visibility timeout outlasts it, as in the
@@ -50,7 +50,7 @@ struct Workspace {
 }
 
 struct Suite {
-    pool: PgPool,
+    pool: Db,
     sqs: aws_sdk_sqs::Client,
     fake: FakeGoogle,
     db: DbProxy,

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shared::db::Db;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName as Attr;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 
 const TICK: &str = "2026-11-26T18:45:00Z";
 
-async fn state(pool: &PgPool, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orchestrator {
+async fn state(pool: &Db, sqs: aws_sdk_sqs::Client, page_size: i64) -> Orchestrator {
     let mut queues = QueueUrls::default();
     for task in JobKind::ALL {
         queues.insert(task, fifo_queues(&sqs, 30).await.queue_url);
@@ -71,7 +72,7 @@ fn tick(task: &str) -> serde_json::Value {
     json!({ "fan_out": task, "scheduled_at": TICK })
 }
 
-async fn orchestrator_runs(pool: &PgPool) -> Vec<(String, Option<String>, serde_json::Value)> {
+async fn orchestrator_runs(pool: &Db) -> Vec<(String, Option<String>, serde_json::Value)> {
     sqlx::query_as(
         "SELECT status, error, result FROM jobs.runs WHERE task = 'orchestrator' ORDER BY started_at, id",
     )
@@ -82,6 +83,7 @@ async fn orchestrator_runs(pool: &PgPool) -> Vec<(String, Option<String>, serde_
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 40).await;
     let mut expected = BTreeSet::new();
     for i in 0..260 {
@@ -134,7 +136,7 @@ async fn google_workspaces_get_exactly_one_message_each(pool: PgPool) {
 }
 
 /// A live push channel of `calendar` expiring `hours` after the tick; returns its id.
-async fn channel(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, hours: i64) -> String {
+async fn channel(pool: &Db, ws: Uuid, token: Uuid, calendar: &str, hours: i64) -> String {
     let id = Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO jobs.watch_channels
@@ -152,7 +154,7 @@ async fn channel(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, hours: i6
     id
 }
 
-async fn connection(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, enabled: bool) {
+async fn connection(pool: &Db, ws: Uuid, token: Uuid, calendar: &str, enabled: bool) {
     sqlx::query(
         "INSERT INTO public.calendar_connections
              (ws_id, calendar_id, calendar_name, auth_token_id, is_enabled)
@@ -169,6 +171,7 @@ async fn connection(pool: &PgPool, ws: Uuid, token: Uuid, calendar: &str, enable
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn renewal_reaches_calendars_whose_channel_expires_soon_or_is_unwanted(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // Page size 1: the cursor must step through calendars of one workspace too.
     let state = state(&pool, sqs().await, 1).await;
     let ws = workspace(&pool, None).await;
@@ -228,6 +231,7 @@ async fn renewal_reaches_calendars_whose_channel_expires_soon_or_is_unwanted(poo
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn schedule_task_reaches_any_active_calendar_token(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 1000).await;
     let google = workspace(&pool, None).await;
     calendar_token(&pool, google, "google", true).await;
@@ -249,6 +253,7 @@ async fn schedule_task_reaches_any_active_calendar_token(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 7).await;
     for _ in 0..30 {
         let ws = workspace(&pool, None).await;
@@ -294,6 +299,7 @@ async fn the_same_tick_twice_enqueues_once(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn unified_schedule_skips_personal_and_unset_timezones(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 2).await;
     let berlin = workspace(&pool, Some("Europe/Berlin")).await;
     habit(&pool, berlin, true, true, false).await;
@@ -341,6 +347,7 @@ async fn unified_schedule_skips_personal_and_unset_timezones(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn failed_batch_entries_are_sent_again(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let proxy = FaultyProxy::start(&endpoint, 3).await;
     let direct = sqs().await;
@@ -376,6 +383,7 @@ async fn failed_batch_entries_are_sent_again(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn an_unknown_fan_out_is_refused_and_recorded(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 1000).await;
     let ws = workspace(&pool, None).await;
     calendar_token(&pool, ws, "google", true).await;
@@ -400,6 +408,7 @@ async fn an_unknown_fan_out_is_refused_and_recorded(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_sample_event_fans_out_through_the_handler(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let state = state(&pool, sqs().await, 1000).await;
     let ws = workspace(&pool, Some("Europe/Berlin")).await;
     calendar_token(&pool, ws, "microsoft", true).await;

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use aws_lambda_events::http::HeaderMap;
@@ -50,7 +51,7 @@ async fn serve_webhook(hook: Webhook) -> String {
 }
 
 struct Push {
-    pool: PgPool,
+    pool: Db,
     sqs: aws_sdk_sqs::Client,
     queues: Queues,
     fake: FakeGoogle,
@@ -62,7 +63,7 @@ struct Push {
 impl Push {
     /// A workspace with one connected calendar of three events, its sync worker pushing to
     /// `address` (the webhook when `None`).
-    async fn new(pool: PgPool, address: Option<&str>) -> Push {
+    async fn new(pool: Db, address: Option<&str>) -> Push {
         let sqs = sqs().await;
         let queues = fifo_queues(&sqs, 60).await;
         let fake = FakeGoogle::start().await.unwrap();
@@ -73,6 +74,7 @@ impl Push {
             sqs: sqs.clone(),
             config: WebhookConfig {
                 database_url: Secret::new("unused: the pool is given"),
+                database_mode: integration_tests::connection_mode(),
                 queue_url: queues.queue_url.clone(),
                 answer_within: Duration::from_secs(5),
             },
@@ -218,6 +220,7 @@ fn event(i: i64) -> serde_json::Value {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_burst_of_changes_in_google_is_one_pushed_sync(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
@@ -255,6 +258,7 @@ async fn a_burst_of_changes_in_google_is_one_pushed_sync(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn renewal_keeps_exactly_one_live_channel(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
@@ -299,6 +303,7 @@ async fn renewal_keeps_exactly_one_live_channel(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn disabling_a_connection_stops_its_channel(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
@@ -323,6 +328,7 @@ async fn disabling_a_connection_stops_its_channel(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_revoked_grant_stops_its_channels(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
@@ -350,6 +356,7 @@ async fn a_revoked_grant_stops_its_channels(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn with_the_webhook_down_the_poll_still_converges(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // Nothing listens at this address: every notification goes unanswered.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}/", closed.local_addr().unwrap());
@@ -376,6 +383,7 @@ async fn with_the_webhook_down_the_poll_still_converges(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn out_of_order_notifications_are_one_sync(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     // Everything Google sends from here on, the channel's `sync` included, arrives in reverse.
     push.fake.hold_notifications(true);
@@ -398,6 +406,7 @@ async fn out_of_order_notifications_are_one_sync(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_change_after_a_sync_began_listing_is_another_sync(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.poll().await;
     push.run_next().await;
@@ -418,6 +427,7 @@ async fn a_change_after_a_sync_began_listing_is_another_sync(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_google_will_not_watch_is_remembered_and_polled(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     // A read-only calendar (holidays, birthdays): Google refuses to watch it.
     push.fake.make_unwatchable(ACCOUNT, "primary");
@@ -451,6 +461,7 @@ async fn a_calendar_google_will_not_watch_is_remembered_and_polled(pool: PgPool)
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn google_refuses_a_webhook_address_that_is_not_https(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let push = Push::new(pool, None).await;
     push.fake.allow_plain_http_addresses(false);
     push.poll().await;
@@ -469,6 +480,7 @@ async fn google_refuses_a_webhook_address_that_is_not_https(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_with_the_longest_legal_id_gets_its_channel(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // calendar_connections.calendar_id allows 1,000 characters; its channel row keeps it whole.
     let push = Push::new(pool, None).await;
     let long = "w".repeat(1_000);

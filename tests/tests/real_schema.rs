@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Utc};
@@ -35,7 +36,7 @@ const BOARD_STATUSES: [&str; 6] = [
     "documents",
 ];
 
-async fn creator(pool: &PgPool, ws: Uuid) -> Uuid {
+async fn creator(pool: &Db, ws: Uuid) -> Uuid {
     sqlx::query_scalar("SELECT creator_id FROM public.workspaces WHERE id = $1")
         .bind(ws)
         .fetch_one(pool)
@@ -44,7 +45,7 @@ async fn creator(pool: &PgPool, ws: Uuid) -> Uuid {
 }
 
 /// Events of every provider and scheduling source, in the past and the next days.
-async fn events_of_every_kind(pool: &PgPool, ws: Uuid, now: DateTime<Utc>) {
+async fn events_of_every_kind(pool: &Db, ws: Uuid, now: DateTime<Utc>) {
     sqlx::query(
         "INSERT INTO public.workspace_calendar_events
              (ws_id, title, start_at, end_at, locked, provider, scheduling_source,
@@ -65,6 +66,7 @@ async fn events_of_every_kind(pool: &PgPool, ws: Uuid, now: DateTime<Utc>) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn unified_schedule_reads_every_label_of_every_enum_it_reads(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = test_now();
     let ws = workspace(&pool, Some("Europe/Berlin")).await;
     let user = creator(&pool, ws).await;
@@ -151,11 +153,11 @@ async fn unified_schedule_reads_every_label_of_every_enum_it_reads(pool: PgPool)
         }
     }
     // Every row is read and every label decoded (not defaulted).
-    let mut conn = pool.acquire().await.unwrap();
+    let mut conn = pool.begin().await.unwrap();
     let inputs = unified_schedule::inputs::load(&mut conn, ws, Some(user), 14, now)
         .await
         .unwrap();
-    drop(conn);
+    conn.commit().await.unwrap();
     assert_eq!(inputs.habits.len(), habits, "every habit was read");
     assert!(inputs.habits.iter().all(|h| h.time_preference.is_some()));
     let monthly: Vec<_> = inputs
@@ -182,6 +184,7 @@ async fn unified_schedule_reads_every_label_of_every_enum_it_reads(pool: PgPool)
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn schedule_task_and_the_syncs_read_events_of_every_provider_and_source(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = test_now();
     let ws = workspace(&pool, Some("UTC")).await;
     events_of_every_kind(&pool, ws, now).await;
@@ -224,7 +227,7 @@ fn long_event(id: &str, past: usize, start: DateTime<Utc>) -> serde_json::Value 
 
 type Texts = (String, String, String, String);
 
-async fn texts(pool: &PgPool, ws: Uuid) -> Vec<Texts> {
+async fn texts(pool: &Db, ws: Uuid) -> Vec<Texts> {
     sqlx::query_as(
         "SELECT external_event_id, title, description, coalesce(location, '')
          FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY external_event_id",
@@ -237,6 +240,7 @@ async fn texts(pool: &PgPool, ws: Uuid) -> Vec<Texts> {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn synced_text_and_ids_stay_within_the_real_limits_on_every_write_path(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = test_now();
     let ws = workspace(&pool, Some("UTC")).await;
     let fake = FakeGoogle::start().await.unwrap();
@@ -295,6 +299,7 @@ async fn synced_text_and_ids_stay_within_the_real_limits_on_every_write_path(poo
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn encrypted_text_is_cut_so_its_ciphertext_fits(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = test_now();
     let ws = workspace(&pool, Some("UTC")).await;
     let master = MasterKey::derive(&Secret::new("master")).unwrap();
@@ -344,6 +349,7 @@ async fn encrypted_text_is_cut_so_its_ciphertext_fits(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_task_named_with_the_longest_legal_name_is_scheduled_under_a_cut_title(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = test_now();
     let ws = workspace(&pool, Some("UTC")).await;
     let user = creator(&pool, ws).await;
@@ -401,6 +407,7 @@ async fn a_task_named_with_the_longest_legal_name_is_scheduled_under_a_cut_title
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_dashboard_row_closes_with_text_cut_and_ids_capped(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let user = creator(&pool, ws).await;
     let now = test_now();
@@ -460,6 +467,7 @@ async fn the_dashboard_row_closes_with_text_cut_and_ids_capped(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn sync_tokens_and_keys_past_the_limits_are_not_stored(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let mut tx = pool.begin().await.unwrap();
     let longest_key = "k".repeat(1_000);
@@ -492,6 +500,7 @@ async fn sync_tokens_and_keys_past_the_limits_are_not_stored(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_calendar_with_the_longest_legal_id_syncs_without_storing_a_token(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     // calendar_connections.calendar_id allows 1,000 characters; the web app's token key
     // `google:<token id>:<calendar id>` is then longer than calendar_sync_states allows.
     let now = test_now();

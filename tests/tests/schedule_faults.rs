@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -26,7 +27,6 @@ use integration_tests::{
 };
 use local_stack::event_source::EventSource;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 const INVOCATION: Duration = Duration::from_secs(8);
@@ -82,7 +82,7 @@ struct Pair {
 type Shape = (String, DateTime<Utc>, DateTime<Utc>, bool);
 
 /// Every event of `ws`, without ids, in order.
-async fn calendar(pool: &PgPool, ws: Uuid) -> Vec<Shape> {
+async fn calendar(pool: &Db, ws: Uuid) -> Vec<Shape> {
     sqlx::query_as(
         "SELECT title, start_at, end_at, locked FROM public.workspace_calendar_events
          WHERE ws_id = $1 ORDER BY start_at, end_at, title, locked",
@@ -94,7 +94,7 @@ async fn calendar(pool: &PgPool, ws: Uuid) -> Vec<Shape> {
 }
 
 struct Suite {
-    pool: PgPool,
+    pool: Db,
     sqs: aws_sdk_sqs::Client,
     db: DbProxy,
     queues: [Queues; 2],

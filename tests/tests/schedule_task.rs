@@ -3,6 +3,7 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use shared::db::Db;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
@@ -33,7 +34,7 @@ struct Row {
     locked: bool,
 }
 
-async fn rows(pool: &PgPool, ws: Uuid) -> Vec<Row> {
+async fn rows(pool: &Db, ws: Uuid) -> Vec<Row> {
     sqlx::query_as(
         "SELECT id, start_at, end_at, locked FROM public.workspace_calendar_events WHERE ws_id = $1 ORDER BY id",
     )
@@ -47,7 +48,7 @@ fn row(rows: &[Row], id: Uuid) -> &Row {
     rows.iter().find(|r| r.id == id).unwrap()
 }
 
-async fn work_hours(pool: &PgPool, ws: Uuid, data: serde_json::Value) {
+async fn work_hours(pool: &Db, ws: Uuid, data: serde_json::Value) {
     sqlx::query("INSERT INTO public.workspace_calendar_hour_settings (ws_id, type, data) VALUES ($1, 'WORK', $2)")
         .bind(ws)
         .bind(data)
@@ -78,12 +79,7 @@ fn inside_weekday_hours(start: DateTime<Utc>, end: DateTime<Utc>, tz: Tz) -> boo
 
 /// The function's state as `main` builds it, but on the test's database and queues, with its
 /// clock stopped at `now`.
-fn state(
-    pool: &PgPool,
-    sqs: &aws_sdk_sqs::Client,
-    queues: &Queues,
-    now: DateTime<Utc>,
-) -> Function {
+fn state(pool: &Db, sqs: &aws_sdk_sqs::Client, queues: &Queues, now: DateTime<Utc>) -> Function {
     Function {
         runner: Runner::new(pool.clone(), sqs.clone(), &worker_config(queues))
             .with_clock(Clock::Fixed(now)),
@@ -97,6 +93,7 @@ fn overlaps(a: &Row, b: &Row) -> bool {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn events_go_inside_working_hours_in_the_workspace_zone_around_locked_events(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ny: Tz = chrono_tz::America::New_York;
     let ws = workspace(&pool, Some("America/New_York")).await;
     work_hours(&pool, ws, weekdays_split()).await;
@@ -203,6 +200,7 @@ async fn events_go_inside_working_hours_in_the_workspace_zone_around_locked_even
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn events_are_packed_in_order_of_urgency_then_deadline(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("Europe/Berlin")).await;
     let now = t("2026-12-01T06:00:00Z"); // 07:00 in Berlin; default hours 09:00-17:00
     // Equal lengths: the order of the new starts is the order of the deadlines (old ends).
@@ -248,6 +246,7 @@ async fn events_are_packed_in_order_of_urgency_then_deadline(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_second_run_with_the_same_inputs_moves_nothing(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, None).await; // unset: UTC
     let now = t("2026-12-05T10:02:00Z"); // a Saturday: the default hours include weekends
     event(
@@ -299,6 +298,7 @@ async fn a_second_run_with_the_same_inputs_moves_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn unknown_workspaces_and_bad_settings_are_permanent_failures(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let now = t("2026-12-01T08:00:00Z");
     let missing = Uuid::new_v4();
     let err = store::reschedule(&pool, missing, now).await.unwrap_err();
@@ -326,6 +326,7 @@ async fn unknown_workspaces_and_bad_settings_are_permanent_failures(pool: PgPool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn schedule_task_runs_end_to_end_through_the_local_sqs_server(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let now = test_now();
@@ -481,6 +482,7 @@ impl TruncMicros for DateTime<Utc> {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_sample_event_runs_through_the_handler_against_the_demo_workspace(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 300).await;
     let state = state(&pool, &sqs, &queues, test_now());

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shared::db::Db;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ fn now() -> DateTime<Utc> {
     test_now()
 }
 
-async fn habit(pool: &PgPool, ws: Uuid, name: &str, minutes: i32, ideal: Option<&str>) -> Uuid {
+async fn habit(pool: &Db, ws: Uuid, name: &str, minutes: i32, ideal: Option<&str>) -> Uuid {
     sqlx::query_scalar(
         "INSERT INTO public.workspace_habits (ws_id, name, duration_minutes, ideal_time, start_date)
          VALUES ($1, $2, $3, $4::time, '2026-01-01') RETURNING id",
@@ -45,7 +46,7 @@ async fn habit(pool: &PgPool, ws: Uuid, name: &str, minutes: i32, ideal: Option<
     .unwrap()
 }
 
-async fn run(pool: &PgPool, ws: Uuid, days: u32) -> Result<Applied, shared::error::JobError> {
+async fn run(pool: &Db, ws: Uuid, days: u32) -> Result<Applied, shared::error::JobError> {
     schedule_workspace(pool, None, ws, None, days, now()).await
 }
 
@@ -53,7 +54,7 @@ async fn run(pool: &PgPool, ws: Uuid, days: u32) -> Result<Applied, shared::erro
 type Shape = (String, DateTime<Utc>, DateTime<Utc>, bool);
 
 /// Every event of the workspace by id.
-async fn calendar(pool: &PgPool, ws: Uuid) -> BTreeMap<Uuid, Shape> {
+async fn calendar(pool: &Db, ws: Uuid) -> BTreeMap<Uuid, Shape> {
     type Row = (Uuid, String, DateTime<Utc>, DateTime<Utc>, bool);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, title, start_at, end_at, locked FROM public.workspace_calendar_events WHERE ws_id = $1",
@@ -67,7 +68,7 @@ async fn calendar(pool: &PgPool, ws: Uuid) -> BTreeMap<Uuid, Shape> {
         .collect()
 }
 
-async fn links(pool: &PgPool, habit: Uuid) -> i64 {
+async fn links(pool: &Db, habit: Uuid) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM public.habit_calendar_events WHERE habit_id = $1")
         .bind(habit)
         .fetch_one(pool)
@@ -76,7 +77,7 @@ async fn links(pool: &PgPool, habit: Uuid) -> i64 {
 }
 
 async fn linked_event(
-    pool: &PgPool,
+    pool: &Db,
     ws: Uuid,
     habit: Uuid,
     start: &str,
@@ -107,6 +108,7 @@ async fn linked_event(
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_second_run_with_unchanged_inputs_keeps_the_same_events(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("Europe/Berlin")).await;
     habit(&pool, ws, "Run", 30, Some("07:30")).await;
     habit(&pool, ws, "Read", 45, None).await;
@@ -146,6 +148,7 @@ async fn a_second_run_with_unchanged_inputs_keeps_the_same_events(pool: PgPool) 
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn locked_and_past_events_are_never_touched(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let gym = habit(&pool, ws, "Gym", 60, Some("09:00")).await;
     // Pinned by the user today at 09:00: it counts as today's instance.
@@ -188,6 +191,7 @@ async fn locked_and_past_events_are_never_touched(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn orphans_are_removed_with_their_link_rows(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let keep = habit(&pool, ws, "Keep", 30, Some("08:00")).await;
     let drop = habit(&pool, ws, "Drop", 30, Some("10:00")).await;
@@ -219,6 +223,7 @@ async fn orphans_are_removed_with_their_link_rows(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_failure_in_the_middle_leaves_the_previous_schedule(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let walk = habit(&pool, ws, "Walk", 30, Some("08:00")).await;
     run(&pool, ws, 5).await.unwrap();
@@ -269,6 +274,7 @@ async fn a_failure_in_the_middle_leaves_the_previous_schedule(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_users_tasks_are_scheduled_and_linked(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     let user: Uuid = sqlx::query_scalar("SELECT creator_id FROM public.workspaces WHERE id = $1")
         .bind(ws)
@@ -320,6 +326,7 @@ async fn a_users_tasks_are_scheduled_and_linked(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let ws = workspace(&pool, Some("UTC")).await;
     habit(&pool, ws, "Meditate", 15, Some("07:00")).await;
     let master = MasterKey::derive(&shared::config::Secret::new("master")).unwrap();
@@ -348,6 +355,7 @@ async fn titles_are_encrypted_for_workspaces_with_a_key(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_worker_runs_messages_and_dead_letters_an_auto_timezone(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
     let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))
@@ -405,6 +413,7 @@ async fn the_worker_runs_messages_and_dead_letters_an_auto_timezone(pool: PgPool
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
     local_stack::demo::seed(&pool, now()).await.unwrap();
@@ -441,6 +450,7 @@ async fn the_sample_event_runs_through_the_handler(pool: PgPool) {
 
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn the_schedule_lease_keeps_it_away_from_a_running_schedule_task(pool: PgPool) {
+    let pool = integration_tests::db(pool);
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 60).await;
     let runner = Runner::new(pool.clone(), sqs.clone(), &worker_config(&queues))

@@ -19,10 +19,10 @@ use aws_lambda_events::event::lambda_function_urls::{
 use aws_lambda_events::http::HeaderMap;
 use lambda_runtime::LambdaEvent;
 use shared::config::{ConfigErrors, Env, Secret};
+use shared::db::{ConnectionMode, Db};
 use shared::payload::CalendarSyncPayload;
 use shared::producer::OutgoingMessage;
 use shared::watch_channels::{find_live, token_matches};
-use sqlx::PgPool;
 
 pub use notification::{Notification, ResourceState};
 
@@ -31,6 +31,8 @@ pub use notification::{Notification, ResourceState};
 pub struct Config {
     /// `DATABASE_URL`.
     pub database_url: Secret,
+    /// `DATABASE_CONNECTION_MODE` (default `direct`).
+    pub database_mode: ConnectionMode,
     /// `CALENDAR_SYNC_QUEUE_URL`: where the syncs go.
     pub queue_url: String,
     /// `WEBHOOK_ANSWER_WITHIN_MS` (default 800): the bound on looking up and enqueueing.
@@ -46,6 +48,7 @@ impl Config {
         let mut env = Env::process();
         let config = Config {
             database_url: Secret::new(env.required("DATABASE_URL")),
+            database_mode: env.parse_or("DATABASE_CONNECTION_MODE", ConnectionMode::Direct),
             queue_url: env.required_url("CALENDAR_SYNC_QUEUE_URL"),
             answer_within: Duration::from_millis(env.parse_or("WEBHOOK_ANSWER_WITHIN_MS", 800)),
         };
@@ -56,7 +59,7 @@ impl Config {
 /// What the function builds once at init.
 #[derive(Debug, Clone)]
 pub struct Webhook {
-    pub pool: PgPool,
+    pub pool: Db,
     pub sqs: aws_sdk_sqs::Client,
     pub config: Config,
 }
@@ -192,8 +195,9 @@ impl shared::jobs::worker::Function for Webhook {
 
     async fn init(config: &Config) -> Result<Self, lambda_runtime::Error> {
         Ok(Webhook {
-            pool: shared::db::connect_lazy(&config.database_url, 2)
-                .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?,
+            pool: Db::connect_lazy(&config.database_url, config.database_mode, 2)
+                .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?
+                .per_statement(),
             sqs: shared::aws::sqs_client().await,
             config: config.clone(),
         })

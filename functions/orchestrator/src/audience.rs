@@ -2,8 +2,8 @@
 //! keyset pages (never one unbounded query).
 
 use chrono::{DateTime, Utc};
+use shared::db::Db;
 use shared::job_kind::JobKind;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::tick::FanOut;
@@ -61,7 +61,7 @@ struct Row {
 /// # Errors
 /// The database is unreachable.
 pub async fn page(
-    pool: &PgPool,
+    pool: &Db,
     fan_out: FanOut,
     renew_until: DateTime<Utc>,
     after: Option<&Candidate>,
@@ -77,7 +77,7 @@ pub async fn page(
 /// order. The inner query pages over the audience table's `ws_id` index; the workspace row is
 /// joined afterwards, so skipped workspaces still advance the cursor.
 async fn workspace_page(
-    pool: &PgPool,
+    pool: &Db,
     task: JobKind,
     after: Option<Uuid>,
     limit: i64,
@@ -138,7 +138,7 @@ async fn workspace_page(
 /// expires before `renew_until` or that no enabled inbound connection of an active token
 /// wants any more (disabled, deleted, or its token deactivated).
 async fn renewal_page(
-    pool: &PgPool,
+    pool: &Db,
     renew_until: DateTime<Utc>,
     after: Option<&Candidate>,
     limit: i64,

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use shared::db::Db;
 use shared::error::{Classify, JobError};
 use shared::producer::{OutgoingMessage, send_batches};
-use sqlx::PgPool;
 
 use crate::audience;
 use crate::tick::Tick;
@@ -69,7 +69,7 @@ pub struct FanOutSummary {
 /// Enumeration failed (retryable; messages already sent carry the tick's deduplication ids,
 /// so the retried tick does not deliver them twice).
 pub async fn fan_out(
-    pool: &PgPool,
+    pool: &Db,
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     tick: &Tick,

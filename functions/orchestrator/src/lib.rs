@@ -15,10 +15,10 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use shared::config::{ConfigErrors, Env, Secret};
+use shared::db::{ConnectionMode, Db};
 use shared::error::ErrorKind;
 use shared::jobs::ledger::{self, Delivery, RunStatus};
 use shared::producer::QueueUrls;
-use sqlx::PgPool;
 
 pub use fan_out::{FanOutOptions, FanOutSummary};
 pub use tick::{FanOut, Tick};
@@ -31,6 +31,8 @@ pub const RUN_TASK: &str = "orchestrator";
 pub struct Config {
     /// `DATABASE_URL`.
     pub database_url: Secret,
+    /// `DATABASE_CONNECTION_MODE` (default `direct`).
+    pub database_mode: ConnectionMode,
     /// All four `<TASK>_QUEUE_URL`s: one function serves every schedule.
     pub queues: QueueUrls,
     /// `ORCHESTRATOR_PAGE_SIZE` (default 1000), `ORCHESTRATOR_SENDS_IN_FLIGHT` (default 8)
@@ -47,6 +49,7 @@ impl Config {
         let mut env = Env::process();
         let config = Config {
             database_url: Secret::new(env.required("DATABASE_URL")),
+            database_mode: env.parse_or("DATABASE_CONNECTION_MODE", ConnectionMode::Direct),
             queues: QueueUrls::read(&mut env, true),
             options: FanOutOptions {
                 page_size: env.parse_or("ORCHESTRATOR_PAGE_SIZE", 1000),
@@ -64,7 +67,7 @@ impl Config {
 /// What the function builds once at init.
 #[derive(Debug, Clone)]
 pub struct Orchestrator {
-    pub pool: PgPool,
+    pub pool: Db,
     pub sqs: aws_sdk_sqs::Client,
     pub queues: QueueUrls,
     pub options: FanOutOptions,
@@ -85,8 +88,9 @@ impl shared::jobs::worker::Function for Orchestrator {
 
     async fn init(config: &Config) -> Result<Self, lambda_runtime::Error> {
         Ok(Orchestrator {
-            pool: shared::db::connect_lazy(&config.database_url, 2)
-                .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?,
+            pool: Db::connect_lazy(&config.database_url, config.database_mode, 2)
+                .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?
+                .per_statement(),
             sqs: shared::aws::sqs_client().await,
             queues: config.queues.clone(),
             options: config.options,
@@ -238,7 +242,7 @@ fn summary_json(summary: &FanOutSummary) -> serde_json::Value {
 /// Records a run that needs no work (refused or duplicate). Ledger trouble is logged, not
 /// raised: the tick's outcome does not depend on its record.
 async fn record(
-    pool: &PgPool,
+    pool: &Db,
     delivery: &Delivery,
     status: RunStatus,
     result: &serde_json::Value,

@@ -7,13 +7,13 @@ pub mod pack;
 pub mod store;
 
 use shared::config::{ConfigErrors, WorkerConfig};
+use shared::db::Db;
 use shared::error::JobError;
 use shared::job_kind::JobKind;
 use shared::jobs::metrics::Measure;
 use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::ScheduleTaskPayload;
-use sqlx::PgPool;
 
 /// The function's settings.
 #[derive(Debug, Clone)]
@@ -36,11 +36,11 @@ impl Config {
 /// The job: re-pack one workspace.
 #[derive(Debug, Clone)]
 pub struct ScheduleTask {
-    pool: PgPool,
+    pool: Db,
 }
 
 impl ScheduleTask {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Db) -> Self {
         ScheduleTask { pool }
     }
 }
@@ -71,11 +71,7 @@ impl WorkerJob for ScheduleTask {
         &config.worker
     }
 
-    fn build(
-        _: &Config,
-        pool: PgPool,
-        _: aws_sdk_sqs::Client,
-    ) -> Result<Self, lambda_runtime::Error> {
+    fn build(_: &Config, pool: Db, _: aws_sdk_sqs::Client) -> Result<Self, lambda_runtime::Error> {
         Ok(ScheduleTask::new(pool))
     }
 }

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use shared::db::Db;
 use shared::error::{Classify, JobError};
 use shared::hours::WeekHours;
 use shared::time::workspace_zone;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::pack::{self, Interval, Movable};
@@ -53,17 +53,13 @@ pub const EVENTS_SQL: &str =
 /// # Errors
 /// Permanent when the workspace does not exist or its timezone or hour settings are invalid;
 /// retryable when the database fails.
-pub async fn reschedule(
-    pool: &PgPool,
-    ws_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Summary, JobError> {
+pub async fn reschedule(pool: &Db, ws_id: Uuid, now: DateTime<Utc>) -> Result<Summary, JobError> {
     let mut tx = pool.begin().await.retryable("opening a transaction")?;
 
     let timezone: Option<Option<String>> =
         sqlx::query_scalar("SELECT timezone FROM public.workspaces WHERE id = $1")
             .bind(ws_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await
             .retryable("reading the workspace")?;
     let Some(timezone) = timezone else {
@@ -78,7 +74,7 @@ pub async fn reschedule(
         "SELECT data FROM public.workspace_calendar_hour_settings WHERE ws_id = $1 AND type = 'WORK'",
     )
     .bind(ws_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut tx)
     .await
     .retryable("reading the WORK hour settings")?;
     let work_hours = match hours {
@@ -92,7 +88,7 @@ pub async fn reschedule(
     let events: Vec<EventRow> = sqlx::query_as(EVENTS_SQL)
         .bind(ws_id)
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await
         .retryable("reading the workspace's events")?;
 
@@ -140,7 +136,7 @@ pub async fn reschedule(
         .bind(&ids)
         .bind(&starts)
         .bind(&ends)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .retryable("moving events")?;
     }

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use shared::db::Tx;
 use shared::encryption::WorkspaceKey;
 use shared::error::{Classify, JobError};
 use shared::limits;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::engine::{Inputs, Output, Planned, Source};
@@ -109,7 +109,7 @@ fn written_title(event: &Planned, encrypt: bool) -> &str {
 /// Retryable when a statement fails (the caller's transaction then rolls back); permanent when
 /// a title cannot be encrypted.
 pub async fn apply(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     inputs: &Inputs,
     output: &Output,
@@ -217,7 +217,7 @@ pub const OWNED_SQL: &str =
 
 /// The scheduler's own future unlocked events, locked for the rest of the transaction.
 async fn stored_events(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     now: DateTime<Utc>,
     key: Option<&WorkspaceKey>,
@@ -270,11 +270,7 @@ async fn stored_events(
 }
 
 /// Rewrites moved events and their tasks' scheduled minutes.
-async fn move_events(
-    conn: &mut PgConnection,
-    moves: &[Row<'_>],
-    encrypted: bool,
-) -> Result<(), JobError> {
+async fn move_events(conn: &mut Tx, moves: &[Row<'_>], encrypted: bool) -> Result<(), JobError> {
     if moves.is_empty() {
         return Ok(());
     }
@@ -311,7 +307,7 @@ async fn move_events(
 
 /// Inserts the new events (their links follow).
 async fn insert_events(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     inserts: &[Row<'_>],
     encrypted: bool,
@@ -341,7 +337,7 @@ async fn insert_events(
 }
 
 /// Links the new habit events to their habit occurrence.
-async fn link_habit_events(conn: &mut PgConnection, inserts: &[Row<'_>]) -> Result<(), JobError> {
+async fn link_habit_events(conn: &mut Tx, inserts: &[Row<'_>]) -> Result<(), JobError> {
     let (mut ids, mut habits, mut dates) = (Vec::new(), Vec::new(), Vec::new());
     for (id, _, event) in inserts {
         if let Source::Habit {
@@ -372,7 +368,7 @@ async fn link_habit_events(conn: &mut PgConnection, inserts: &[Row<'_>]) -> Resu
 }
 
 /// Links the new task events to their user task, with the minutes each one covers.
-async fn link_task_events(conn: &mut PgConnection, inserts: &[Row<'_>]) -> Result<(), JobError> {
+async fn link_task_events(conn: &mut Tx, inserts: &[Row<'_>]) -> Result<(), JobError> {
     let (mut ids, mut tasks, mut covered) = (Vec::new(), Vec::new(), Vec::new());
     for (id, _, event) in inserts {
         if let Source::Task { task_id } = event.source {
@@ -399,11 +395,7 @@ async fn link_task_events(conn: &mut PgConnection, inserts: &[Row<'_>]) -> Resul
 }
 
 /// An occurrence scheduled for a date again: a skip of that date no longer applies.
-async fn revoke_skips(
-    conn: &mut PgConnection,
-    ws_id: Uuid,
-    events: &[Planned],
-) -> Result<(), JobError> {
+async fn revoke_skips(conn: &mut Tx, ws_id: Uuid, events: &[Planned]) -> Result<(), JobError> {
     let (habits, dates): (Vec<Uuid>, Vec<NaiveDate>) = events
         .iter()
         .filter_map(|e| match e.source {
@@ -433,7 +425,7 @@ async fn revoke_skips(
 }
 
 /// Deletes the orphans; their link rows go with them (ON DELETE CASCADE). Returns how many.
-async fn delete_orphans(conn: &mut PgConnection, orphans: &[Uuid]) -> Result<usize, JobError> {
+async fn delete_orphans(conn: &mut Tx, orphans: &[Uuid]) -> Result<usize, JobError> {
     if orphans.is_empty() {
         return Ok(0);
     }
@@ -448,11 +440,7 @@ async fn delete_orphans(conn: &mut PgConnection, orphans: &[Uuid]) -> Result<usi
 }
 
 /// Records the run in `private.workspace_scheduling_metadata`, which the web app shows.
-async fn record_metadata(
-    conn: &mut PgConnection,
-    ws_id: Uuid,
-    applied: &Applied,
-) -> Result<(), JobError> {
+async fn record_metadata(conn: &mut Tx, ws_id: Uuid, applied: &Applied) -> Result<(), JobError> {
     let message = format!(
         "{} events ({} created, {} moved, {} unchanged, {} deleted), {} warnings",
         applied.events_total,

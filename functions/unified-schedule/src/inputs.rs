@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
+use shared::db::Tx;
 use shared::error::{Classify, JobError};
 use shared::hours::WeekHours;
 use shared::time::{InvalidTimezone, local_to_utc, workspace_zone};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::engine::recurrence::{Frequency, MonthlyType, Recurrence};
@@ -24,7 +24,7 @@ use crate::engine::{
 /// Permanent when the workspace does not exist, its timezone is `auto`/unset without a user or
 /// invalid, or its hour settings are unreadable; retryable when the database fails.
 pub async fn load(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     user_id: Option<Uuid>,
     window_days: u32,
@@ -86,7 +86,7 @@ fn zone(column: Option<&str>, user_id: Option<Uuid>, ws_id: Uuid) -> Result<Tz, 
     }
 }
 
-async fn hour_settings(conn: &mut PgConnection, ws_id: Uuid) -> Result<HourSettings, JobError> {
+async fn hour_settings(conn: &mut Tx, ws_id: Uuid) -> Result<HourSettings, JobError> {
     let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
         "SELECT type::text, data FROM public.workspace_calendar_hour_settings WHERE ws_id = $1",
     )
@@ -154,7 +154,7 @@ struct HabitRow {
     dependency_type: Option<String>,
 }
 
-async fn habits(conn: &mut PgConnection, ws_id: Uuid) -> Result<Vec<Habit>, JobError> {
+async fn habits(conn: &mut Tx, ws_id: Uuid) -> Result<Vec<Habit>, JobError> {
     let rows: Vec<HabitRow> = sqlx::query_as(
         "SELECT id, name, color, calendar_hours::text, priority::text, duration_minutes,
                 min_duration_minutes, max_duration_minutes, ideal_time, time_preference::text,
@@ -252,7 +252,7 @@ struct TaskRow {
 /// The user's open tasks in the workspace with auto-scheduling on, less the minutes already
 /// covered by locked or past chunks.
 async fn tasks(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
@@ -310,7 +310,7 @@ pub const CALENDAR_SQL: &str = "SELECT e.start_at, e.end_at,
    AND coalesce(e.scheduling_metadata ->> 'busy', 'true') <> 'false'";
 
 async fn existing(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     now: DateTime<Utc>,
     range_end: DateTime<Utc>,
@@ -333,7 +333,7 @@ async fn existing(
 }
 
 async fn skips(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     from: NaiveDate,
     to: NaiveDate,
@@ -352,7 +352,7 @@ async fn skips(
 }
 
 async fn locked_instances(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     from: DateTime<Utc>,
     to: DateTime<Utc>,

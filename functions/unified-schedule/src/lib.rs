@@ -16,6 +16,7 @@ use shared::error::Classify;
 use uuid::Uuid;
 
 use shared::config::{ConfigErrors, Env, Secret, WorkerConfig};
+use shared::db::Db;
 use shared::encryption::{EncryptionError, MasterKey};
 use shared::error::JobError;
 use shared::job_kind::JobKind;
@@ -23,7 +24,6 @@ use shared::jobs::metrics::Measure;
 use shared::jobs::runner::{Job, RunContext, RunResult, run_result};
 use shared::jobs::worker::{Worker, WorkerJob};
 use shared::payload::UnifiedSchedulePayload;
-use sqlx::PgPool;
 
 /// The function's settings.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl Config {
 /// The job: schedule one workspace.
 #[derive(Debug, Clone)]
 pub struct UnifiedSchedule {
-    pool: PgPool,
+    pool: Db,
     master_key: Option<MasterKey>,
 }
 
@@ -60,7 +60,7 @@ impl UnifiedSchedule {
     ///
     /// # Errors
     /// The master key cannot be derived.
-    pub fn new(pool: PgPool, master_key: Option<&Secret>) -> Result<Self, EncryptionError> {
+    pub fn new(pool: Db, master_key: Option<&Secret>) -> Result<Self, EncryptionError> {
         Ok(UnifiedSchedule {
             pool,
             master_key: master_key.map(MasterKey::derive).transpose()?,
@@ -109,7 +109,7 @@ impl WorkerJob for UnifiedSchedule {
 
     fn build(
         config: &Config,
-        pool: PgPool,
+        pool: Db,
         _: aws_sdk_sqs::Client,
     ) -> Result<Self, lambda_runtime::Error> {
         UnifiedSchedule::new(pool, config.master_key.as_ref())
@@ -126,7 +126,7 @@ pub type Function = Worker<UnifiedSchedule>;
 /// # Errors
 /// See [`inputs::load`] and [`apply::apply`].
 pub async fn schedule_workspace(
-    pool: &PgPool,
+    pool: &Db,
     master: Option<&MasterKey>,
     ws_id: Uuid,
     user_id: Option<Uuid>,

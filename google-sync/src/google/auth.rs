@@ -5,7 +5,7 @@
 //! never shows them.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 use super::client::{
@@ -31,7 +31,7 @@ pub struct GoogleToken {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn active_tokens(pool: &PgPool, ws_id: Uuid) -> Result<Vec<GoogleToken>, sqlx::Error> {
+pub async fn active_tokens(pool: &Db, ws_id: Uuid) -> Result<Vec<GoogleToken>, sqlx::Error> {
     type Row = (Uuid, Uuid, String, String, Option<DateTime<Utc>>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, user_id, access_token, refresh_token, expires_at
@@ -60,7 +60,7 @@ pub async fn active_tokens(pool: &PgPool, ws_id: Uuid) -> Result<Vec<GoogleToken
 #[derive(Debug)]
 pub struct Session<'a> {
     client: &'a GoogleClient,
-    pool: &'a PgPool,
+    pool: &'a Db,
     token: GoogleToken,
     /// HTTP requests and retries so far, for the dashboard.
     pub stats: CallStats,
@@ -69,7 +69,7 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(client: &'a GoogleClient, pool: &'a PgPool, token: GoogleToken) -> Self {
+    pub fn new(client: &'a GoogleClient, pool: &'a Db, token: GoogleToken) -> Self {
         Session {
             client,
             pool,

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 use super::report::WorkspaceReport;
@@ -46,7 +46,7 @@ impl Connection {
 /// # Errors
 /// The database is unreachable.
 pub async fn connections_of(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     auth_token_id: Uuid,
 ) -> Result<Vec<Connection>, sqlx::Error> {
@@ -85,7 +85,7 @@ pub async fn connections_of(
 /// # Errors
 /// The database rejected the write.
 pub async fn mark_for_attention(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     connection: &Connection,
     reason: &str,
@@ -109,7 +109,7 @@ pub async fn mark_for_attention(
 ///
 /// # Errors
 /// The database rejected the write.
-pub async fn clear_attention(pool: &PgPool, connection: &Connection) -> Result<(), sqlx::Error> {
+pub async fn clear_attention(pool: &Db, connection: &Connection) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM jobs.connection_attention WHERE connection_id = $1")
         .bind(connection.id)
         .execute(pool)
@@ -175,7 +175,7 @@ impl Budget {
 /// What a connection sync needs besides the session.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
-    pub pool: &'a PgPool,
+    pub pool: &'a Db,
     pub ws_id: Uuid,
     pub kind: SyncKind,
     pub key: Option<&'a WorkspaceKey>,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 use super::report::WorkspaceReport;
@@ -20,7 +20,7 @@ const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
 /// # Errors
 /// The database rejected a statement.
 pub async fn open(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     triggered_by: Uuid,
     task: JobKind,
@@ -60,7 +60,7 @@ pub async fn open(
 /// # Errors
 /// The database rejected the update.
 pub async fn close(
-    pool: &PgPool,
+    pool: &Db,
     id: Uuid,
     report: &WorkspaceReport,
     total: Duration,

@@ -19,7 +19,7 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use shared::db::Db;
 use uuid::Uuid;
 
 use self::connection::{Budget, Connection, Finish, SyncKind, Target, connections_of};
@@ -89,7 +89,7 @@ pub enum InitError {
 /// What a sync worker builds once at init.
 #[derive(Debug, Clone)]
 pub struct Syncer {
-    pool: PgPool,
+    pool: Db,
     google: GoogleClient,
     master_key: Option<MasterKey>,
     checkpoint_margin: Duration,
@@ -103,11 +103,7 @@ impl Syncer {
     ///
     /// # Errors
     /// See [`InitError`].
-    pub fn new(
-        pool: PgPool,
-        sqs: aws_sdk_sqs::Client,
-        config: &SyncConfig,
-    ) -> Result<Self, InitError> {
+    pub fn new(pool: Db, sqs: aws_sdk_sqs::Client, config: &SyncConfig) -> Result<Self, InitError> {
         Ok(Syncer {
             pool,
             google: GoogleClient::new(config.google.clone())?,
@@ -398,7 +394,7 @@ impl<P: SyncPayload> WorkerJob for SyncJob<P> {
 
     fn build(
         config: &SyncConfig,
-        pool: PgPool,
+        pool: Db,
         sqs: aws_sdk_sqs::Client,
     ) -> Result<Self, lambda_runtime::Error> {
         Ok(SyncJob::new(Syncer::new(pool, sqs, config)?))

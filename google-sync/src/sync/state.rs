@@ -5,7 +5,7 @@
 //! with the rows of the page that led to it.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use shared::db::{Db, Tx};
 use uuid::Uuid;
 
 use crate::google::client::ListMode;
@@ -17,7 +17,7 @@ use shared::limits;
 /// # Errors
 /// The database is unreachable.
 pub async fn sync_token(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     sync_key: &str,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -38,7 +38,7 @@ pub async fn sync_token(
 /// # Errors
 /// The database rejected the write.
 pub async fn store_sync_token(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     sync_key: &str,
     token: &str,
@@ -71,7 +71,7 @@ pub async fn store_sync_token(
 /// # Errors
 /// The database rejected the write.
 pub async fn clear_sync_token(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     sync_key: &str,
 ) -> Result<(), sqlx::Error> {
@@ -98,7 +98,7 @@ pub struct Checkpoint {
 /// # Errors
 /// The database is unreachable.
 pub async fn checkpoint(
-    pool: &PgPool,
+    pool: &Db,
     ws_id: Uuid,
     sync_key: &str,
     task: JobKind,
@@ -142,7 +142,7 @@ pub async fn checkpoint(
 /// # Errors
 /// The database rejected the write.
 pub async fn save_checkpoint(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     sync_key: &str,
     task: JobKind,
@@ -182,7 +182,7 @@ pub async fn save_checkpoint(
 /// # Errors
 /// The database rejected the write.
 pub async fn clear_checkpoint(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     ws_id: Uuid,
     sync_key: &str,
     task: JobKind,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use shared::config::Env;
+use shared::db::Db;
 use shared::error::Classify;
 use shared::watch_channels::token_hash;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::google::auth::{GoogleToken, Session, SessionError};
@@ -63,7 +63,7 @@ pub enum Watched {
 /// # Errors
 /// Google refused to open the channel (nothing is stored then), or the database failed.
 pub async fn ensure_channel(
-    pool: &PgPool,
+    pool: &Db,
     session: &mut Session<'_>,
     ws_id: Uuid,
     calendar_id: &str,
@@ -192,7 +192,7 @@ pub async fn ensure_channel(
 /// # Errors
 /// The database failed. A refusal from Google is logged and the channel marked stopped anyway.
 pub async fn stop_unwanted(
-    pool: &PgPool,
+    pool: &Db,
     google: &GoogleClient,
     tokens: &[GoogleToken],
     ws_id: Uuid,

@@ -1,10 +1,10 @@
 //! The dead-letter queues: copying permanently failed messages there, and listing and
 //! redriving what waits in them (the ops CLI and the local runner read them).
 
+use crate::db::Db;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
 
 /// SQS message attributes are part of the 256 KiB message budget; errors longer than this are
 /// cut (on a character boundary).
@@ -131,7 +131,7 @@ pub struct ListedLetter {
 /// An SQS or database call failed.
 pub async fn list(
     sqs: &aws_sdk_sqs::Client,
-    pool: Option<&PgPool>,
+    pool: Option<&Db>,
     dlq_url: &str,
 ) -> Result<Vec<ListedLetter>, DeadLetterError> {
     let mut rows = Vec::new();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::db::Db;
 use uuid::Uuid;
 
 use crate::job_kind::LeaseScope;
@@ -16,7 +16,7 @@ use crate::job_kind::LeaseScope;
 /// # Errors
 /// The database is unreachable.
 pub async fn try_acquire(
-    pool: &PgPool,
+    pool: &Db,
     scope: LeaseScope,
     ws_id: Uuid,
     holder: Uuid,
@@ -46,7 +46,7 @@ pub async fn try_acquire(
 /// # Errors
 /// The database is unreachable.
 pub async fn release(
-    pool: &PgPool,
+    pool: &Db,
     scope: LeaseScope,
     ws_id: Uuid,
     holder: Uuid,

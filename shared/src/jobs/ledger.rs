@@ -1,7 +1,7 @@
 //! The run ledger, `jobs.runs`: one row per attempt at one SQS record.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::error::ErrorKind;
@@ -68,7 +68,7 @@ pub struct Run {
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn has_succeeded(pool: &PgPool, delivery: &Delivery) -> Result<bool, sqlx::Error> {
+pub async fn has_succeeded(pool: &Db, delivery: &Delivery) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM jobs.runs
                         WHERE task = $1 AND deduplication_id = $2 AND status = 'succeeded')",
@@ -86,7 +86,7 @@ pub async fn has_succeeded(pool: &PgPool, delivery: &Delivery) -> Result<bool, s
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Error> {
+pub async fn open(pool: &Db, delivery: &Delivery) -> Result<Uuid, sqlx::Error> {
     sqlx::query_scalar(
         "WITH abandoned AS (
              UPDATE jobs.runs
@@ -119,7 +119,7 @@ pub async fn open(pool: &PgPool, delivery: &Delivery) -> Result<Uuid, sqlx::Erro
 /// # Errors
 /// The database is unreachable.
 pub async fn succeed(
-    pool: &PgPool,
+    pool: &Db,
     run_id: Uuid,
     result: &serde_json::Value,
 ) -> Result<RunStatus, sqlx::Error> {
@@ -145,7 +145,7 @@ pub async fn succeed(
 /// # Errors
 /// The database is unreachable.
 pub async fn close(
-    pool: &PgPool,
+    pool: &Db,
     run_id: Uuid,
     status: RunStatus,
     result: &serde_json::Value,
@@ -170,7 +170,7 @@ pub async fn close(
 ///
 /// # Errors
 /// The database is unreachable.
-pub async fn since(pool: &PgPool, after: DateTime<Utc>) -> Result<Vec<Run>, sqlx::Error> {
+pub async fn since(pool: &Db, after: DateTime<Utc>) -> Result<Vec<Run>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, task, ws_id, message_id, deduplication_id, attempt, status, result, error,
                 error_kind, started_at, finished_at

@@ -12,11 +12,11 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::db::Db;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use serde_json::{Map, Value, json};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::WorkerConfig;
@@ -152,7 +152,7 @@ impl Outcome {
 /// The per-worker runner, built once at init.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    pool: PgPool,
+    pool: Db,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     dead_letter_queue_url: String,
@@ -165,7 +165,7 @@ const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
 
 impl Runner {
     /// A runner for the worker described by `config`.
-    pub fn new(pool: PgPool, sqs: aws_sdk_sqs::Client, config: &WorkerConfig) -> Self {
+    pub fn new(pool: Db, sqs: aws_sdk_sqs::Client, config: &WorkerConfig) -> Self {
         Runner {
             pool,
             sqs,

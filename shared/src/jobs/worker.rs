@@ -5,12 +5,12 @@
 use std::fmt::Debug;
 use std::future::Future;
 
+use crate::db::Db;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::FutureExt as _;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::PgPool;
 
 use super::runner::{Job, Runner};
 use crate::config::{ConfigErrors, WorkerConfig};
@@ -40,12 +40,26 @@ pub trait Function: Sized + Send + Sync {
     ) -> impl Future<Output = Result<Self::Response, Self::Error>> + Send;
 }
 
-/// Serves `F` on the Lambda Runtime API: logging, settings, init, then every event.
+/// Serves `F` on the Lambda Runtime API: logging, secrets, settings, init, then every event.
 ///
 /// # Errors
 /// The settings are invalid, init failed, or the Runtime API cannot be reached.
 pub async fn serve<F: Function>() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init_tracing("info");
+    let secrets = crate::secrets::load_from_env().await.map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    if secrets.count > 0 {
+        tracing::info!(
+            secrets = secrets.count,
+            elapsed_ms = secrets.elapsed.as_secs_f64() * 1000.0,
+            "secrets read from Secrets Manager"
+        );
+    }
     let config = F::config_from_env()?;
     let function = F::init(&config).await?;
     let emitter = crate::jobs::metrics::Emitter::install();
@@ -85,7 +99,7 @@ pub trait WorkerJob: Job + Sized {
     /// A setting cannot be used (a key that does not derive, a client that does not build).
     fn build(
         config: &Self::Config,
-        pool: PgPool,
+        pool: Db,
         sqs: aws_sdk_sqs::Client,
     ) -> Result<Self, lambda_runtime::Error>;
 }
@@ -109,8 +123,12 @@ impl<J: WorkerJob> Function for Worker<J> {
 
     async fn init(config: &Self::Config) -> Result<Self, lambda_runtime::Error> {
         let worker = J::worker_config(config);
-        let pool = crate::db::connect_lazy(&worker.database_url, worker.database_max_connections)
-            .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?;
+        let pool = Db::connect_lazy(
+            &worker.database_url,
+            worker.database_mode,
+            worker.database_max_connections,
+        )
+        .map_err(|err| format!("DATABASE_URL cannot be used: {err}"))?;
         let sqs = crate::aws::sqs_client().await;
         Ok(Worker {
             runner: Runner::new(pool.clone(), sqs.clone(), worker),
