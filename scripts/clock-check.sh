@@ -68,7 +68,7 @@ clear_faketime_files() {
 clock_stack() {
   local run=()
   if [ "$1" = faked ]; then run=(faked); shift; fi
-  LOCAL_STATE_DIR="$CLOCK_STATE" LOCAL_PG_PORT=54339 LOCAL_MOTO_PORT=54340 \
+  LOCAL_STATE_DIR="$CLOCK_STATE" LOCAL_PG_PORT=54339 LOCAL_MOTO_PORT=54340 LOCAL_POOLER_PORT=54341 \
     LOCAL_PG_DIR="/tmp/tuturuuu-jobs-clock-pg" LOCAL_JOBS_BIN="$REPO_ROOT/target/debug/jobs" \
     AWS_ENDPOINT_URL="http://127.0.0.1:54340" \
     DATABASE_URL="postgres://postgres@127.0.0.1:54339/$PG_DB" \

@@ -210,12 +210,20 @@ case "${1:-up}" in
     pooler_down
     pg_down
     ;;
+  drop-test-databases)
+    # Test databases sqlx could not drop (the pooler held connections to them).
+    admin="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+    for db in $(psql "$admin" -tAc "SELECT datname FROM pg_database WHERE datname LIKE '\_sqlx\_test\_%'"); do
+      psql "$admin" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
+    done
+    psql "$DATABASE_URL" -qc "DELETE FROM _sqlx_test.databases" >/dev/null 2>&1 || true
+    ;;
   reset)
     moto_up
     python3 -c "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset', method='POST')).read()" "$AWS_ENDPOINT_URL"
     write_env
     ;;
   *)
-    die "usage: scripts/stack.sh up|down|reset"
+    die "usage: scripts/stack.sh up|down|reset|drop-test-databases"
     ;;
 esac

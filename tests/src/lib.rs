@@ -68,33 +68,3 @@ pub fn connection_mode() -> ConnectionMode {
         ConnectionMode::Direct
     }
 }
-
-/// `DATABASE_URL` for a function process under test, and the mode it is reached in.
-pub fn function_database_url(database: &str) -> (String, ConnectionMode) {
-    let direct = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
-    match pooler_url() {
-        None => (with_database(&direct, database), ConnectionMode::Direct),
-        Some(pooler) => (
-            with_database(&pooler, database),
-            ConnectionMode::Transaction,
-        ),
-    }
-}
-
-fn with_database(url: &str, database: &str) -> String {
-    match url.rfind('/') {
-        Some(slash) if url[..slash].contains("//") && slash > url.find("//").unwrap_or(0) + 1 => {
-            format!("{}/{database}", &url[..slash])
-        }
-        _ => format!("{}/{database}", url.trim_end_matches('/')),
-    }
-}
-
-/// The instant the suites work from: a Monday morning, 05:00 UTC. Fixed, so a suite passes at
-/// any hour; `scripts/clock-check.sh` runs them again with the process clock shifted to prove
-/// it.
-pub fn test_now() -> DateTime<Utc> {
-    "2031-03-03T05:00:00Z"
-        .parse()
-        .expect("a valid RFC 3339 instant")
-}

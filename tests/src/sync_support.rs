@@ -67,6 +67,7 @@ pub fn sync_binary_env(queues: &Queues, fake: &FakeGoogle) -> Vec<(String, Strin
             ("GOOGLE_CLIENT_SECRET", CLIENT_SECRET),
             ("GOOGLE_CALENDAR_API_URL", fake.api_url.as_str()),
             ("GOOGLE_OAUTH_TOKEN_URL", fake.token_url.as_str()),
+            ("DATABASE_CONNECTION_MODE", crate::connection_mode().name()),
             ("RUST_LOG", "info"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),

@@ -127,6 +127,10 @@ impl Suite {
             env.extend(
                 [
                     ("DATABASE_URL", url.as_str()),
+                    (
+                        "DATABASE_CONNECTION_MODE",
+                        integration_tests::connection_mode().name(),
+                    ),
                     (task.queue_variable(), q.queue_url.as_str()),
                     ("DEAD_LETTER_QUEUE_URL", q.dlq_url.as_str()),
                     ("DEADLINE_MARGIN_SECONDS", "1"),
