@@ -101,6 +101,8 @@ check(orchestrator.get("ReservedConcurrentExecutions") == len(FAN_OUTS),
       "orchestrator: one concurrent invocation per schedule")
 sent_to = set()
 for policy in orchestrator.get("Policies", []):
+    if "AWSSecretsManagerGetSecretValuePolicy" in policy:
+        continue  # the database URL's secret, checked with every function's below
     check(list(policy) == ["SQSSendMessagePolicy"], f"orchestrator: unexpected policy {list(policy)}")
     sent_to.add(logical_of(policy.get("SQSSendMessagePolicy", {}).get("QueueName")))
 check(sent_to == task_queues, f"orchestrator may send to the task queues only, got {sorted(sent_to)}")
@@ -163,14 +165,43 @@ for task in TASKS:
 
 # Least privilege (design §1): each worker may poll only its own queue and send only to its
 # own DLQ (and, for the sync workers that continue in a new message, its own queue). No
-# function has inline statements, managed policies or a role of its own, and none may read
-# secrets at run time: they are resolved into its environment at deploy.
+# function has inline statements, managed policies or a role of its own. Secrets are read at
+# init (design §11.4): a function's environment names them (`*_SECRET_ID`, never a value) and
+# it may read exactly the secrets it names.
 SELF_CONTINUING = {"calendar-sync", "calendar-full-sync"}
+SECRET_POLICY = "AWSSecretsManagerGetSecretValuePolicy"
+
+
+def secret_policies(policies):
+    """The secret ARNs a function's policies grant (unwrapping `!If [cond, policy, NoValue]`)."""
+    for policy in policies:
+        if "If" in policy:
+            policy = policy["If"][1]
+        if SECRET_POLICY in policy:
+            yield json.dumps(policy[SECRET_POLICY]["SecretArn"])
+
+
+def secret_names(variables):
+    """The template parameters a function's `*_SECRET_ID` variables name."""
+    for key, value in {**globals_fn.get("Environment", {}).get("Variables", {}), **variables}.items():
+        if key.endswith("_SECRET_ID"):
+            if isinstance(value, dict) and "If" in value:
+                value = value["If"][1]
+            yield logical_of(value)
+
+
 for name, fn in functions.items():
     props = fn["Properties"]
     binary = fn["Metadata"]["BuildProperties"]["Binary"]
     check("Role" not in props, f"{name}: must not bring its own role")
-    policies = props.get("Policies", [])
+    variables = props.get("Environment", {}).get("Variables", {})
+    granted = sorted(secret_policies(props.get("Policies", [])))
+    named = sorted(set(secret_names(variables)))
+    check(len(granted) == len(named) and all(any("${" + n + "}" in g for g in granted) for n in named),
+          f"{name}: may read exactly the secrets its environment names ({named}), got {granted}")
+    for key, value in variables.items():
+        check(not re.search(r"SECRET$|MASTER_KEY$|DATABASE_URL$", key), f"{name}: {key} must be read at init (as {key}_SECRET_ID)")
+    policies = [p for p in props.get("Policies", []) if "If" not in p and SECRET_POLICY not in p]
     kinds = sorted({kind for policy in policies for kind in policy})
     if binary == "orchestrator":
         continue
@@ -200,6 +231,8 @@ for name, fn in functions.items():
     allowed = {own_dlq, own_queue} if binary in SELF_CONTINUING else {own_dlq}
     check(own_dlq in sent and sent <= allowed, f"{name}: may send only to {sorted(allowed)}, got {sorted(sent)}")
 text = (ROOT / "template.yaml").read_text()
+check("DATABASE_URL" not in globals_fn.get("Environment", {}).get("Variables", {}), "Globals: DATABASE_URL must be read at init")
+check("{{resolve:secretsmanager" not in text, "template resolves a secret into a function's configuration at deploy")
 for forbidden in ["secretsmanager:GetSecretValue", "ssm:GetParameter", "Resource: '*'", 'Resource: "*"', "Action: '*'", 'Action: "*"']:
     check(forbidden not in text, f"template grants {forbidden}")
 
