@@ -1,4 +1,4 @@
--- The jobs schema as Supabase's security advisor wants it (design §11.3): row-level security on
+-- The jobs schema as Supabase's security advisor wants it (design §14.3): row-level security on
 -- every table, with no policy, so only a role that bypasses it (the functions' `postgres`)
 -- reads or writes them; and nothing granted to the API roles, which PostgREST would otherwise
 -- expose. Where the API roles do not exist (a plain Postgres), there is nothing to revoke.

@@ -166,7 +166,7 @@ for task in TASKS:
 # Least privilege (design §1): each worker may poll only its own queue and send only to its
 # own DLQ (and, for the sync workers that continue in a new message, its own queue). No
 # function has inline statements, managed policies or a role of its own. Secrets are read at
-# init (design §11.4): a function's environment names them (`*_SECRET_ID`, never a value) and
+# init (design §14.4): a function's environment names them (`*_SECRET_ID`, never a value) and
 # it may read exactly the secrets it names.
 SELF_CONTINUING = {"calendar-sync", "calendar-full-sync"}
 SECRET_POLICY = "AWSSecretsManagerGetSecretValuePolicy"

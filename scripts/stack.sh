@@ -54,7 +54,7 @@ pg_down() {
 # PgBouncer (Debian's 1.18) in transaction mode, stricter than Supabase's pooler on purpose:
 # after every transaction it runs DISCARD ALL, so a statement prepared in one transaction and
 # used in another, a temporary table or a SET outliving its transaction, or a statement sent
-# outside a transaction in two round trips fails at once instead of now and then (design §11).
+# outside a transaction in two round trips fails at once instead of now and then (design §14).
 pooler_up() {
   local dir bin; dir="$(pg_dir)"
   bin="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"

@@ -41,7 +41,7 @@ status=0
 cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$results" || status=1
 # Every suite whose code under test reaches Postgres, again: the code under test now reaches each
 # test database through the pooler (integration_tests::db), so a query that is not safe there
-# fails (design §11). The suites that migrate or drive `jobs local` need a session and stay direct.
+# fails (design §14). The suites that migrate or drive `jobs local` need a session and stay direct.
 log "the job suites again, through PgBouncer in transaction mode"
 pooled_suites=(calendar_sync calendar_rows push_sync calendar_webhook orchestrator schedule_task
   unified_schedule batch_runner real_schema cli fault_injection schedule_faults)

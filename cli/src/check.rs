@@ -308,7 +308,18 @@ async fn functions(pool: &Db) -> Result<Outcome, sqlx::Error> {
 }
 
 async fn migrations(pool: &Db) -> Result<Outcome, sqlx::Error> {
-    let applied = shared::migrate::applied_versions(pool).await?;
+    let applied = match shared::migrate::applied_versions(pool).await {
+        Ok(applied) => applied,
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42501") => {
+            return Ok(Outcome::bad(
+                "migrations",
+                Status::Fail,
+                "the role may not read jobs.schema_migrations".to_owned(),
+                "connect as `postgres`, which the jobs schema is meant for",
+            ));
+        }
+        Err(err) => return Err(err),
+    };
     let pending: Vec<String> = shared::MIGRATOR
         .iter()
         .filter(|m| !applied.contains(&m.version))

@@ -19,8 +19,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Apply the migrations in migrations/ to DATABASE_URL.
+    /// Apply the migrations in migrations/ to DATABASE_URL (direct or session mode: it holds
+    /// an advisory lock), recording them in jobs.schema_migrations.
     Migrate,
+    /// Write the migrations as Supabase CLI migration files, to ship the jobs schema through
+    /// Tuturuuu's own migrations (apps/database/supabase/migrations).
+    Migrations {
+        /// The directory to write `<version>_jobs_<name>.sql` files into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        supabase: std::path::PathBuf,
+    },
     /// Check that DATABASE_URL can run the jobs: its role, tables, privileges, column types,
     /// enum labels, functions and migrations (exits 1 when a check fails).
     Check,
@@ -145,6 +153,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Migrate => jobs_cli::migrate().await,
+        Command::Migrations { supabase } => {
+            for path in jobs_cli::write_supabase_migrations(&supabase)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Check => {
             let pool = jobs_cli::connect().await?;
             let outcomes = jobs_cli::check::run(&pool).await?;

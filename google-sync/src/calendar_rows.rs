@@ -114,7 +114,7 @@ pub async fn apply_page(
     .execute(&mut *conn)
     .await?;
     // The staging table lives only as long as the transaction, so nothing outlives it on a
-    // pooled server connection (design §11); a second page in one transaction reuses it.
+    // pooled server connection (design §14); a second page in one transaction reuses it.
     sqlx::query("TRUNCATE sync_page")
         .execute(&mut *conn)
         .await?;

@@ -1,5 +1,5 @@
 //! The database handle every job, the CLI and the local stack reach Postgres through, safe
-//! behind a transaction-mode pooler (Supabase's port 6543, PgBouncer) (design §11).
+//! behind a transaction-mode pooler (Supabase's port 6543, PgBouncer) (design §14).
 //!
 //! A transaction-mode pooler lends a server connection for one transaction at a time, so two
 //! things sqlx does by default break there: named prepared statements (cached per client
@@ -53,7 +53,7 @@ impl ConnectionMode {
     }
 
     /// The pool size of one function instance: a session-mode pooler counts every client
-    /// connection against its pool, so an instance keeps one (design §11).
+    /// connection against its pool, so an instance keeps one (design §14).
     pub fn pool_size(self, configured: u32) -> u32 {
         match self {
             ConnectionMode::Session => 1,
@@ -126,7 +126,7 @@ impl Db {
 
     /// Holds a connection only for each statement: a session-mode pooler counts an idle
     /// client against its pool, so the functions that run a few statements per invocation (the
-    /// orchestrator and the webhook) close it after each (design §11.2). In transaction mode
+    /// orchestrator and the webhook) close it after each (design §14.2). In transaction mode
     /// every statement already gives its server connection back when it commits.
     pub fn per_statement(mut self) -> Db {
         self.per_statement = true;

@@ -1,4 +1,4 @@
-//! Applying `migrations/` with the bookkeeping inside the `jobs` schema (design §11.3).
+//! Applying `migrations/` with the bookkeeping inside the `jobs` schema (design §14.3).
 //!
 //! sqlx's own runner keeps its record in `public._sqlx_migrations`, beside Tuturuuu's
 //! migrations and without row-level security. This runner applies the same embedded
@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS jobs.schema_migrations (
     installed_on timestamptz NOT NULL DEFAULT now(),
     execution_ms bigint NOT NULL DEFAULT 0
 );
--- Only the functions' role (which bypasses row-level security) reads it (design §11.3).
+-- Only the functions' role (which bypasses row-level security) reads it (design §14.3).
 ALTER TABLE jobs.schema_migrations ENABLE ROW LEVEL SECURITY;
 ";
 

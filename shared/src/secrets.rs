@@ -1,5 +1,5 @@
 //! Secrets read at init from Secrets Manager, so none sits in a function's configuration
-//! (design §11.4).
+//! (design §14.4).
 //!
 //! For every variable `NAME_SECRET_ID` in the environment, the secret it names is read once,
 //! all of them concurrently, and kept for the life of the instance; the settings then read

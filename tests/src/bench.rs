@@ -38,7 +38,8 @@ pub struct BenchDatabase {
 }
 
 impl BenchDatabase {
-    /// Creates `<prefix>_<pid>` next to `DATABASE_URL`'s database and applies the migrations.
+    /// Creates `<prefix>_<pid>` next to `DATABASE_URL`'s database and applies the migrations;
+    /// its pool goes through the pooler when `TEST_POOLER_URL` is set ([`crate::db`]).
     pub async fn create(prefix: &str, max_connections: u32) -> Self {
         use sqlx::Connection as _;
         let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/bench.sh)");
@@ -59,6 +60,9 @@ impl BenchDatabase {
             .unwrap();
         let pool = Db::from_pool(pool, ConnectionMode::Direct);
         shared::migrate::run(&pool).await.unwrap();
+        // With TEST_POOLER_URL set, what the benchmark measures goes through the pooler in
+        // transaction mode (migrations above needed the direct session).
+        let pool = crate::db(pool.pool().clone());
         BenchDatabase {
             pool,
             url,

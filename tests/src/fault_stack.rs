@@ -168,14 +168,12 @@ pub struct Background(
 /// trust local connections; the password only has to stay out of the logs). The workers are
 /// given [`crate::connection_mode`] with it.
 pub async fn proxied_database(password: &str) -> (DbProxy, String) {
-    let upstream_url = crate::pooler_url()
-        .map(|pooler| {
-            let database = std::env::var("DATABASE_URL").unwrap();
-            let name = database.rsplit('/').next().unwrap().to_owned();
-            format!("{}/{name}", pooler.trim_end_matches('/'))
-        })
-        .unwrap_or_else(|| std::env::var("DATABASE_URL").unwrap());
-    let mut url = reqwest::Url::parse(&upstream_url).unwrap();
+    let mut url = reqwest::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    if let Some(pooler) = crate::pooler_url() {
+        let pooler = reqwest::Url::parse(&pooler).unwrap();
+        url.set_host(pooler.host_str()).unwrap();
+        url.set_port(pooler.port()).unwrap();
+    }
     let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let db = DbProxy::start(&upstream).await;
     let (host, port) = db.address.rsplit_once(':').unwrap();

@@ -1,6 +1,6 @@
 //! The database handle through a transaction-mode pooler (PgBouncer as `scripts/stack.sh` runs
 //! it, stricter than Supabase's): what sqlx does by default fails there, what `shared::db`
-//! does works, so a query that slipped past `Db` would fail the pooled pass (design §11).
+//! does works, so a query that slipped past `Db` would fail the pooled pass (design §14).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
