@@ -82,6 +82,8 @@ default_pool_size = 20
 max_db_connections = 40
 server_idle_timeout = 10
 ignore_startup_parameters = extra_float_digits,options
+log_connections = 0
+log_disconnections = 0
 EOF
   echo '"postgres" ""' >"$dir/pgbouncer-users.txt"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir/pgbouncer.ini" "$dir/pgbouncer-users.txt"

@@ -120,7 +120,7 @@ async fn main() {
     // As deployed: the secrets named, read at init from the local stack's Secrets Manager.
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .expect("AWS_ENDPOINT_URL: the local stack (scripts/bench.sh starts it)");
-    let (database_secret, google_secret) = create_secrets(&endpoint).await;
+    let (database_secret, google_secret) = create_secrets().await;
     let mut with_secrets: Vec<(String, String)> = env
         .iter()
         .filter(|(k, _)| {
@@ -140,7 +140,7 @@ async fn main() {
     let mut inits: Vec<(&str, Vec<Duration>)> =
         FUNCTIONS.iter().map(|f| (*f, Vec::new())).collect();
     for _ in 0..rounds {
-        trips.push(secret_round_trip(&endpoint, &database_secret).await);
+        trips.push(secret_round_trip(&database_secret).await);
         for (name, samples) in &mut inits {
             let (init, _) = start_once(&bin_dir.join(*name), name, &with_secrets, &logs).await;
             samples.push(init);
@@ -166,17 +166,14 @@ async fn main() {
     }
 }
 
-async fn secrets_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&config)
+/// A client as the functions build one (the local stack's `AWS_ENDPOINT_URL`).
+async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config().await)
 }
 
 /// The two secrets the functions read, under names of this run.
-async fn create_secrets(endpoint: &str) -> (String, String) {
-    let client = secrets_client(endpoint).await;
+async fn create_secrets() -> (String, String) {
+    let client = secrets_client().await;
     let suffix = std::process::id();
     let database = format!("cold-start/database-url-{suffix}");
     let google = format!("cold-start/google-client-secret-{suffix}");
@@ -196,9 +193,9 @@ async fn create_secrets(endpoint: &str) -> (String, String) {
 }
 
 /// One secret read on a new client, as a cold function makes it.
-async fn secret_round_trip(endpoint: &str, secret: &str) -> Duration {
+async fn secret_round_trip(secret: &str) -> Duration {
     let started = std::time::Instant::now();
-    let client = secrets_client(endpoint).await;
+    let client = secrets_client().await;
     client
         .get_secret_value()
         .secret_id(secret)
