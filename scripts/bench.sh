@@ -9,6 +9,8 @@
 #                              events, production's indexes vs the recommended one
 #   scripts/bench.sh cold-start  each function's init time and peak memory vs a hello-world Lambda
 #   scripts/bench.sh drain     end-to-end drain of DRAIN_MESSAGES (default 1,000) calendar-sync messages vs a no-op consumer
+#   scripts/bench.sh drain-pooled  the same, the workers reaching Postgres through PgBouncer in
+#                              transaction mode, directly after the direct run
 #   scripts/bench.sh freshness change-to-row time with push vs polling over FRESHNESS_WORKSPACES (default 100),
 #                              and Google calls per hour of those workspaces idle, push vs polling
 #   scripts/bench.sh           all of them (fan-out with FAN_OUT_WORKSPACES default 10,000), then the
@@ -32,6 +34,12 @@ case "${1:-all}" in
   engine) bench schedule_engine ;;
   calendar-reads) bench calendar_reads ;;
   cold-start) bench cold_start ;;
+  drain-pooled)
+    log "drain, direct"
+    bench drain
+    log "drain, through PgBouncer in transaction mode"
+    TEST_POOLER_URL="$DATABASE_POOLER_URL" bench drain
+    ;;
   ingest-pooled)
     log "ingest, direct"
     bench ingest
@@ -56,5 +64,5 @@ case "${1:-all}" in
     echo
     cat "$out/performance.md"
     ;;
-  *) die "usage: scripts/bench.sh [fan-out|ingest|ingest-pooled|calendar-reads|engine|cold-start|drain|freshness|all]" ;;
+  *) die "usage: scripts/bench.sh [fan-out|ingest|ingest-pooled|drain-pooled|calendar-reads|engine|cold-start|drain|freshness|all]" ;;
 esac

@@ -60,12 +60,19 @@ async fn main() {
     let work = fifo_queues(&sqs, 300).await;
     let mut env = sync_binary_env(&work, &fake);
     // Tagged, so the benchmark can tell when the workers' sessions (and their statistics) are gone.
-    let database_url = std::env::var("DATABASE_URL").unwrap();
+    // With TEST_POOLER_URL set (`scripts/bench.sh drain-pooled`), the workers reach Postgres
+    // through PgBouncer in transaction mode, as production reaches Supabase (design §14).
+    let database_url =
+        integration_tests::pooler_url().unwrap_or_else(|| std::env::var("DATABASE_URL").unwrap());
     let separator = if database_url.contains('?') { '&' } else { '?' };
     env.push((
         "DATABASE_URL".to_owned(),
         format!("{database_url}{separator}application_name={WORKER_TAG}"),
     ));
+    println!(
+        "workers reach Postgres in {} mode",
+        integration_tests::connection_mode()
+    );
     let log = integration_tests::workspace_root().join(".local/logs/bench/drain.log");
     let binary = bin_dir.join("calendar-sync");
     let functions = start_instances(&binary, &env, &log, CONSUMERS).await;
@@ -137,6 +144,11 @@ async fn main() {
         ceiling.postgres_ms,
         ceiling.rest_ms()
     );
+    if integration_tests::pooler_url().is_some() {
+        println!(
+            "    (through the pooler, whose server sessions outlive the workers, Postgres's time is not counted until they end: the split puts it in the rest)"
+        );
+    }
     println!(
         "    SQS: no calls by the worker for messages that succeed; receiving and deleting cost the local event source {sqs_ms:.2} ms per message"
     );
