@@ -99,3 +99,69 @@ fn only_the_sync_functions_use_the_google_sync_crate_and_its_http_client() {
         BTreeSet::from(["google-sync", "local-stack"])
     );
 }
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_code_reaches_postgres_only_through_shared_db() {
+    // Design §14.1: `Db` and `Tx` make every query unnamed and pin it in transaction mode. A
+    // raw pool or connection elsewhere would bypass that (and fail the pooled pass only where a
+    // suite happens to reach it): only `shared::db`, and migrations (which need a session), may
+    // hold one.
+    let root = workspace_root();
+    let allowed = ["shared/src/db.rs", "shared/src/migrate.rs"];
+    let raw = [
+        "PgPool",
+        "PgConnection",
+        "PgPoolOptions",
+        "Transaction<",
+        "pool().",
+    ];
+    let mut files = Vec::new();
+    for dir in [
+        "shared/src",
+        "google-sync/src",
+        "functions",
+        "cli/src",
+        "local-stack/src",
+    ] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(
+        files.len() > 20,
+        "the sources were not found under {}",
+        root.display()
+    );
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if allowed.contains(&relative.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(word) = raw.iter().find(|w| line.contains(*w)) {
+                found.push(format!("{relative}:{}: {word}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "reach Postgres through shared::db::{{Db, Tx}} instead:\n{}",
+        found.join("\n")
+    );
+}
