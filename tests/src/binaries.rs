@@ -35,3 +35,15 @@ pub fn build_binaries(release: bool, packages: &[&str]) -> std::path::PathBuf {
 pub fn build_function_binaries() -> std::path::PathBuf {
     build_binaries(false, &[])
 }
+
+/// Every `.rs` file under `dir`, for the suites that read the sources.
+pub fn rust_files(dir: &std::path::Path, into: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}

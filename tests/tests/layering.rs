@@ -100,18 +100,6 @@ fn only_the_sync_functions_use_the_google_sync_crate_and_its_http_client() {
     );
 }
 
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
-
 #[test]
 fn the_code_reaches_postgres_only_through_shared_db() {
     // Design §14.1: `Db` and `Tx` make every query unnamed and pin it in transaction mode. A
@@ -135,7 +123,7 @@ fn the_code_reaches_postgres_only_through_shared_db() {
         "cli/src",
         "local-stack/src",
     ] {
-        rust_files(&root.join(dir), &mut files);
+        integration_tests::rust_files(&root.join(dir), &mut files);
     }
     assert!(
         files.len() > 20,

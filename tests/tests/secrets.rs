@@ -35,6 +35,19 @@ fn env_without_database(queue: &str, secret_id: &str) -> Vec<(String, String)> {
     env
 }
 
+/// Starts the orchestrator binary with `env`; returns it and its log.
+async fn start_orchestrator(env: &[(String, String)]) -> (LocalFunction, std::path::PathBuf) {
+    let binary = build_function_binaries().join("orchestrator");
+    let log = integration_tests::workspace_root().join(format!(
+        ".local/logs/test/secrets-{}.log",
+        Uuid::new_v4().simple()
+    ));
+    let function = LocalFunction::start(&binary, "orchestrator", env, &log)
+        .await
+        .unwrap();
+    (function, log)
+}
+
 #[sqlx::test(migrator = "shared::MIGRATOR")]
 async fn a_function_reads_its_database_url_from_secrets_manager_at_init(pool: PgPool) {
     let pool = integration_tests::db(pool);
@@ -60,19 +73,8 @@ async fn a_function_reads_its_database_url_from_secrets_manager_at_init(pool: Pg
 
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
-    let binary = build_function_binaries().join("orchestrator");
-    let log = integration_tests::workspace_root().join(format!(
-        ".local/logs/test/secrets-{}.log",
-        Uuid::new_v4().simple()
-    ));
-    let mut function = LocalFunction::start(
-        &binary,
-        "orchestrator",
-        &env_without_database(&queues.queue_url, &secret_id),
-        &log,
-    )
-    .await
-    .unwrap();
+    let (mut function, log) =
+        start_orchestrator(&env_without_database(&queues.queue_url, &secret_id)).await;
     function.ready(Duration::from_secs(30)).await.unwrap();
     let result = function
         .invoke(
@@ -108,20 +110,9 @@ async fn a_function_reads_its_database_url_from_secrets_manager_at_init(pool: Pg
 async fn a_secret_that_cannot_be_read_fails_init_naming_variable_and_secret() {
     let sqs = sqs().await;
     let queues = fifo_queues(&sqs, 30).await;
-    let binary = build_function_binaries().join("orchestrator");
-    let log = integration_tests::workspace_root().join(format!(
-        ".local/logs/test/secrets-{}.log",
-        Uuid::new_v4().simple()
-    ));
     let missing = format!("test/no-such-secret-{}", Uuid::new_v4().simple());
-    let mut function = LocalFunction::start(
-        &binary,
-        "orchestrator",
-        &env_without_database(&queues.queue_url, &missing),
-        &log,
-    )
-    .await
-    .unwrap();
+    let (mut function, log) =
+        start_orchestrator(&env_without_database(&queues.queue_url, &missing)).await;
     let err = function
         .ready(Duration::from_secs(30))
         .await

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-
 use integration_tests::workspace_root;
 
 const SQL_STARTS: [&str; 11] = [
@@ -66,26 +64,15 @@ fn sql_building(source: &str) -> Vec<String> {
     found
 }
 
-fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, into);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            into.push(path);
-        }
-    }
-}
-
 #[test]
 fn production_sql_is_fixed_text_with_bound_parameters() {
     let root = workspace_root();
     let mut files = Vec::new();
     for dir in ["shared/src", "google-sync/src", "cli/src"] {
-        rust_files(&root.join(dir), &mut files);
+        integration_tests::rust_files(&root.join(dir), &mut files);
     }
     for function in std::fs::read_dir(root.join("functions")).unwrap() {
-        rust_files(&function.unwrap().path().join("src"), &mut files);
+        integration_tests::rust_files(&function.unwrap().path().join("src"), &mut files);
     }
     assert!(
         files.len() > 30,
@@ -95,7 +82,14 @@ fn production_sql_is_fixed_text_with_bound_parameters() {
     let mut findings = Vec::new();
     for file in &files {
         let source = std::fs::read_to_string(file).unwrap();
+        // The migration runner runs the migration files (multi-statement text embedded at build
+        // time, never built from input) and its own fixed bookkeeping: the simple protocol's
+        // `raw_sql` is the only way to send several statements, and there only.
+        let runs_migrations = file.ends_with("shared/src/migrate.rs");
         for finding in sql_building(&source) {
+            if runs_migrations && finding.contains(": raw_sql(: ") {
+                continue;
+            }
             findings.push(format!("{}: {finding}", file.display()));
         }
     }
