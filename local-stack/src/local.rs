@@ -117,9 +117,13 @@ struct Worker {
 pub async fn run(options: &Options) -> anyhow::Result<(Summary, FakeGoogle)> {
     let started_at = Utc::now();
     let pool = crate::connect().await?;
-    shared::migrate::run(&pool)
-        .await
-        .context("applying migrations")?;
+    // Through a transaction-mode pooler the migrations cannot run (they need a session);
+    // `scripts/stack.sh up` applied them directly, and `jobs check` would say if not.
+    if pool.mode() != shared::db::ConnectionMode::Transaction {
+        shared::migrate::run(&pool)
+            .await
+            .context("applying migrations")?;
+    }
     let sqs = shared::aws::sqs_client().await;
     let workers = workers(&sqs).await?;
 
@@ -398,6 +402,7 @@ async fn summarize(
 pub fn stack_env() -> Vec<(String, String)> {
     [
         "DATABASE_URL",
+        "DATABASE_CONNECTION_MODE",
         "AWS_REGION",
         "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID",

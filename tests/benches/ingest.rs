@@ -67,9 +67,9 @@ async fn main() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let edits = (n / 100).max(1);
     for round in 0..ROUNDS {
-        clear(&pool).await;
+        clear(&db.direct).await;
         copy.push(raw_copy(&pool, &rows, now).await);
-        clear(&pool).await;
+        clear(&db.direct).await;
         let started = Instant::now();
         let first = sync(&syncer, ws, now).await;
         wall.push(started.elapsed());

@@ -30,7 +30,10 @@ pub fn bench_size(var: &str, full: usize, smoke: usize) -> usize {
 /// A freshly created and migrated database for a benchmark. Drop it with [`BenchDatabase::drop`].
 #[derive(Debug)]
 pub struct BenchDatabase {
+    /// What the code under measurement is given (through the pooler with `TEST_POOLER_URL`).
     pub pool: Db,
+    /// Always direct, for what needs a session or no transaction (`VACUUM`).
+    pub direct: Db,
     /// For processes that connect to it (`DATABASE_URL`).
     pub url: String,
     admin: sqlx::PgConnection,
@@ -62,9 +65,11 @@ impl BenchDatabase {
         shared::migrate::run(&pool).await.unwrap();
         // With TEST_POOLER_URL set, what the benchmark measures goes through the pooler in
         // transaction mode (migrations above needed the direct session).
-        let pool = crate::db(pool.pool().clone());
+        let direct = pool;
+        let pool = crate::db(direct.pool().clone());
         BenchDatabase {
             pool,
+            direct,
             url,
             admin,
             name,
