@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): each prints figures measured in one run.
 #   scripts/bench.sh fan-out   the orchestrator fanning out FAN_OUT_WORKSPACES (default 100,000)
-#   scripts/bench.sh ingest    syncing INGEST_EVENTS events (default 10,000) from the fake Google server vs raw COPY
-#   scripts/bench.sh ingest-pooled  the same, the sync reaching Postgres through PgBouncer in
-#                              transaction mode (design §14), directly after the direct run
+#   scripts/bench.sh ingest    syncing INGEST_EVENTS events (default 10,000) from the fake Google server vs raw COPY,
+#                              and the same sync through PgBouncer in transaction mode vs direct
 #   scripts/bench.sh engine    the scheduling engine on the medium and large scenarios
 #   scripts/bench.sh calendar-reads  the schedulers' event reads on CALENDAR_EVENTS (default 200,000)
 #                              events, production's indexes vs the recommended one
@@ -40,12 +39,6 @@ case "${1:-all}" in
     log "drain, through PgBouncer in transaction mode"
     TEST_POOLER_URL="$DATABASE_POOLER_URL" bench drain
     ;;
-  ingest-pooled)
-    log "ingest, direct"
-    bench ingest
-    log "ingest, through PgBouncer in transaction mode"
-    TEST_POOLER_URL="$DATABASE_POOLER_URL" bench ingest
-    ;;
   drain) bench drain ;;
   freshness) bench freshness ;;
   all)
@@ -64,5 +57,5 @@ case "${1:-all}" in
     echo
     cat "$out/performance.md"
     ;;
-  *) die "usage: scripts/bench.sh [fan-out|ingest|ingest-pooled|drain-pooled|calendar-reads|engine|cold-start|drain|freshness|all]" ;;
+  *) die "usage: scripts/bench.sh [fan-out|ingest|drain-pooled|calendar-reads|engine|cold-start|drain|freshness|all]" ;;
 esac

@@ -62,9 +62,16 @@ async fn main() {
     connect_google(&pool, ws, &grant, None, &["primary"]).await;
     let rows = rows_of(&fake, ws);
     let syncer = offline_syncer(&pool, &fake, None).await;
+    // The same sync through the local stack's PgBouncer in transaction mode, as production
+    // reaches Supabase (design §14), measured in the same rounds.
+    let pooler_url = std::env::var("DATABASE_POOLER_URL")
+        .expect("DATABASE_POOLER_URL (scripts/bench.sh starts the stack)");
+    let pooled = integration_tests::via_pooler(db.direct.pool(), &pooler_url);
+    let pooled_syncer = offline_syncer(&pooled, &fake, None).await;
 
     let (mut copy, mut new, mut existing, mut changed, mut wall) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut new_pooled, mut existing_pooled) = (Vec::new(), Vec::new());
     let edits = (n / 100).max(1);
     for round in 0..ROUNDS {
         clear(&db.direct).await;
@@ -99,7 +106,16 @@ async fn main() {
             (edits as u64, (n - edits) as u64)
         );
         changed.push(third.timings.database);
+
+        clear(&db.direct).await;
+        let first = sync(&pooled_syncer, ws, now).await;
+        assert_eq!((first.totals.inserted, first.totals.updated), (n as u64, 0));
+        new_pooled.push(first.timings.database);
+        let again = sync(&pooled_syncer, ws, now).await;
+        assert_eq!(again.totals.unchanged, n as u64);
+        existing_pooled.push(again.timings.database);
     }
+    let (new_pooled, existing_pooled) = (median(new_pooled), median(existing_pooled));
     let pages = n.div_ceil(2500);
     let (copy, new, existing, changed, wall) = (
         median(copy),
@@ -148,6 +164,19 @@ async fn main() {
         );
     }
 
+    for (rows, pooled, direct) in [
+        ("new", new_pooled, new),
+        ("already stored, unchanged", existing_pooled, existing),
+    ] {
+        println!(
+            "| ingest: sync database time through PgBouncer (transaction mode) vs direct, {n} events, rows {rows} | {:.1} ms vs {:.1} ms | {:.2}× |",
+            ms(pooled),
+            ms(direct),
+            ms(pooled) / ms(direct)
+        );
+    }
+
+    pooled.pool().close().await;
     db.drop().await;
 }
 

@@ -48,12 +48,16 @@ pub fn pooler_url() -> Option<String> {
 /// database directly, or, when [`POOLER_VAR`] is set, the same database through PgBouncer in
 /// transaction mode, used the way production uses Supabase's port 6543.
 pub fn db(pool: PgPool) -> Db {
-    let Some(url) = pooler_url() else {
-        return Db::from_pool(pool, ConnectionMode::Direct);
-    };
-    let pooler: PgConnectOptions = url.parse().expect("TEST_POOLER_URL is a Postgres URL");
-    let direct = pool.connect_options();
-    let options = (*direct)
+    match pooler_url() {
+        None => Db::from_pool(pool, ConnectionMode::Direct),
+        Some(url) => via_pooler(&pool, &url),
+    }
+}
+
+/// `pool`'s database reached through the pooler at `pooler_url`, in transaction mode.
+pub fn via_pooler(pool: &PgPool, pooler_url: &str) -> Db {
+    let pooler: PgConnectOptions = pooler_url.parse().expect("the pooler's URL");
+    let options = (*pool.connect_options())
         .clone()
         .host(pooler.get_host())
         .port(pooler.get_port());
