@@ -5,9 +5,12 @@
 //! things sqlx does by default break there: named prepared statements (cached per client
 //! connection, but living on whichever server connection prepared them) and a statement
 //! prepared in one round trip and bound in the next (the pooler may hand the second round trip
-//! to another server). [`Db`] and [`Tx`] fix both in one place: every query they run is
-//! unnamed (`persistent = false`), and in [`ConnectionMode::Transaction`] a query outside an
-//! explicit transaction runs inside its own `BEGIN … COMMIT`, which pins it to one server.
+//! to another server). [`Db`] and [`Tx`] fix both in one place: in
+//! [`ConnectionMode::Transaction`] every query they run is unnamed (`persistent = false`), and
+//! a query outside an explicit transaction runs inside its own `BEGIN … COMMIT`, which pins it
+//! to one server. Directly and through a session-mode pooler the connection is the client's
+//! own, so statements stay named and cached: preparing each one again costs a round trip and
+//! a plan every time (the drain benchmark's worker ran at half its rate).
 
 use std::fmt;
 use std::str::FromStr;
@@ -158,7 +161,16 @@ impl Db {
     /// # Errors
     /// No connection, or `BEGIN` failed.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(Tx(self.pool.begin().await?))
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            unnamed: self.unnamed(),
+        })
+    }
+
+    /// Whether statements must be unnamed: only a transaction-mode pooler moves them between
+    /// server connections.
+    fn unnamed(&self) -> bool {
+        self.mode == ConnectionMode::Transaction
     }
 
     /// Whether each statement outside a transaction gets its own connection or transaction.
@@ -176,9 +188,12 @@ impl Db {
     }
 }
 
-/// A transaction whose queries are all unnamed.
+/// A transaction, whose queries are unnamed in transaction mode.
 #[derive(Debug)]
-pub struct Tx(Transaction<'static, Postgres>);
+pub struct Tx {
+    tx: Transaction<'static, Postgres>,
+    unnamed: bool,
+}
 
 impl Tx {
     /// Commits.
@@ -186,7 +201,7 @@ impl Tx {
     /// # Errors
     /// `COMMIT` failed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.0.commit().await
+        self.tx.commit().await
     }
 
     /// Rolls back.
@@ -194,12 +209,12 @@ impl Tx {
     /// # Errors
     /// `ROLLBACK` failed.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.0.rollback().await
+        self.tx.rollback().await
     }
 
     /// The connection, for `COPY` (a simple-protocol statement: nothing is prepared).
     pub fn copy_connection(&mut self) -> &mut PgConnection {
-        &mut self.0
+        &mut self.tx
     }
 }
 
@@ -238,13 +253,21 @@ impl<'c> Executor<'c> for &'c Db {
         E: 'q + Execute<'q, Postgres>,
     {
         if !self.pinned() {
-            return self.pool.fetch_many(Unnamed(query));
+            return if self.unnamed() {
+                self.pool.fetch_many(Unnamed(query))
+            } else {
+                self.pool.fetch_many(query)
+            };
         }
         // Pinned: the whole result is read inside the statement's own transaction.
         stream::once(async move {
             let mut conn = self.pool.acquire().await?;
             let mut tx = conn.begin().await?;
-            let items: Vec<Item> = (&mut *tx).fetch_many(Unnamed(query)).try_collect().await?;
+            let items: Vec<Item> = if self.unnamed() {
+                (&mut *tx).fetch_many(Unnamed(query)).try_collect().await?
+            } else {
+                (&mut *tx).fetch_many(query).try_collect().await?
+            };
             tx.commit().await?;
             self.finish(conn).await;
             Ok::<_, sqlx::Error>(stream::iter(items.into_iter().map(Ok)))
@@ -262,12 +285,20 @@ impl<'c> Executor<'c> for &'c Db {
         E: 'q + Execute<'q, Postgres>,
     {
         if !self.pinned() {
-            return self.pool.fetch_optional(Unnamed(query));
+            return if self.unnamed() {
+                self.pool.fetch_optional(Unnamed(query))
+            } else {
+                self.pool.fetch_optional(query)
+            };
         }
         Box::pin(async move {
             let mut conn = self.pool.acquire().await?;
             let mut tx = conn.begin().await?;
-            let row = (&mut *tx).fetch_optional(Unnamed(query)).await?;
+            let row = if self.unnamed() {
+                (&mut *tx).fetch_optional(Unnamed(query)).await?
+            } else {
+                (&mut *tx).fetch_optional(query).await?
+            };
             tx.commit().await?;
             self.finish(conn).await;
             Ok(row)
@@ -304,7 +335,11 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        (&mut *self.0).fetch_many(Unnamed(query))
+        if self.unnamed {
+            (&mut *self.tx).fetch_many(Unnamed(query))
+        } else {
+            (&mut *self.tx).fetch_many(query)
+        }
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -315,7 +350,11 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        (&mut *self.0).fetch_optional(Unnamed(query))
+        if self.unnamed {
+            (&mut *self.tx).fetch_optional(Unnamed(query))
+        } else {
+            (&mut *self.tx).fetch_optional(query)
+        }
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -326,7 +365,7 @@ impl<'c> Executor<'c> for &'c mut Tx {
     where
         'c: 'e,
     {
-        (&mut *self.0).prepare_with(sql, parameters)
+        (&mut *self.tx).prepare_with(sql, parameters)
     }
 
     fn describe<'e, 'q: 'e>(
@@ -336,7 +375,7 @@ impl<'c> Executor<'c> for &'c mut Tx {
     where
         'c: 'e,
     {
-        (&mut *self.0).describe(sql)
+        (&mut *self.tx).describe(sql)
     }
 }
 

@@ -42,9 +42,9 @@ async fn sqlx_defaults_fail_through_the_pooler_and_the_db_handle_does_not(pool: 
         .to_string();
     assert!(err.contains("prepared statement"), "{err}");
 
-    // Unnamed but unpinned (what `direct` mode does): bound after the pooler moved on.
-    let unpinned = Db::connect_lazy_with(options.clone(), ConnectionMode::Direct, 1);
-    let err = one_parameterised_query(&unpinned)
+    // `Db` in direct mode (named, cached statements, unpinned) is not for a pooler either.
+    let direct_mode = Db::connect_lazy_with(options.clone(), ConnectionMode::Direct, 1);
+    let err = one_parameterised_query(&direct_mode)
         .await
         .unwrap_err()
         .to_string();
