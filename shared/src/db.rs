@@ -218,27 +218,31 @@ impl Tx {
     }
 }
 
-/// A query forced to be unnamed: prepared, bound and executed in the unnamed statement, which
-/// lives only until the next statement and is never cached by name.
-struct Unnamed<E>(E);
+/// A query as the connection mode runs it: when `unnamed`, prepared, bound and executed in
+/// the unnamed statement, which lives only until the next statement and is never cached by
+/// name; otherwise as the query asks.
+struct Statement<E> {
+    query: E,
+    unnamed: bool,
+}
 
-impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Unnamed<E> {
+impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Statement<E> {
     fn sql(&self) -> &'q str {
-        self.0.sql()
+        self.query.sql()
     }
 
     fn statement(&self) -> Option<&PgStatement<'q>> {
-        self.0.statement()
+        self.query.statement()
     }
 
     fn take_arguments(
         &mut self,
     ) -> Result<Option<sqlx::postgres::PgArguments>, sqlx::error::BoxDynError> {
-        self.0.take_arguments()
+        self.query.take_arguments()
     }
 
     fn persistent(&self) -> bool {
-        false
+        !self.unnamed && self.query.persistent()
     }
 }
 
@@ -252,22 +256,18 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
+        let query = Statement {
+            query,
+            unnamed: self.unnamed(),
+        };
         if !self.pinned() {
-            return if self.unnamed() {
-                self.pool.fetch_many(Unnamed(query))
-            } else {
-                self.pool.fetch_many(query)
-            };
+            return self.pool.fetch_many(query);
         }
         // Pinned: the whole result is read inside the statement's own transaction.
         stream::once(async move {
             let mut conn = self.pool.acquire().await?;
             let mut tx = conn.begin().await?;
-            let items: Vec<Item> = if self.unnamed() {
-                (&mut *tx).fetch_many(Unnamed(query)).try_collect().await?
-            } else {
-                (&mut *tx).fetch_many(query).try_collect().await?
-            };
+            let items: Vec<Item> = (&mut *tx).fetch_many(query).try_collect().await?;
             tx.commit().await?;
             self.finish(conn).await;
             Ok::<_, sqlx::Error>(stream::iter(items.into_iter().map(Ok)))
@@ -284,21 +284,17 @@ impl<'c> Executor<'c> for &'c Db {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
+        let query = Statement {
+            query,
+            unnamed: self.unnamed(),
+        };
         if !self.pinned() {
-            return if self.unnamed() {
-                self.pool.fetch_optional(Unnamed(query))
-            } else {
-                self.pool.fetch_optional(query)
-            };
+            return self.pool.fetch_optional(query);
         }
         Box::pin(async move {
             let mut conn = self.pool.acquire().await?;
             let mut tx = conn.begin().await?;
-            let row = if self.unnamed() {
-                (&mut *tx).fetch_optional(Unnamed(query)).await?
-            } else {
-                (&mut *tx).fetch_optional(query).await?
-            };
+            let row = (&mut *tx).fetch_optional(query).await?;
             tx.commit().await?;
             self.finish(conn).await;
             Ok(row)
@@ -335,11 +331,8 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if self.unnamed {
-            (&mut *self.tx).fetch_many(Unnamed(query))
-        } else {
-            (&mut *self.tx).fetch_many(query)
-        }
+        let unnamed = self.unnamed;
+        (&mut *self.tx).fetch_many(Statement { query, unnamed })
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -350,11 +343,8 @@ impl<'c> Executor<'c> for &'c mut Tx {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if self.unnamed {
-            (&mut *self.tx).fetch_optional(Unnamed(query))
-        } else {
-            (&mut *self.tx).fetch_optional(query)
-        }
+        let unnamed = self.unnamed;
+        (&mut *self.tx).fetch_optional(Statement { query, unnamed })
     }
 
     fn prepare_with<'e, 'q: 'e>(
